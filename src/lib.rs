@@ -1,0 +1,22 @@
+//! signgate: one HTTP gateway to cancel e-signature documents at Auco and ZapSign.
+//!
+//! The request path, as a tour of the modules: `startup` builds the router and its layers;
+//! `middleware` gives each request its id, span and error envelope; `auth` checks the API key;
+//! `routes::cancel` parses the body into a `cancellation::CancelCommand`; `cancellation` routes
+//! each code (`routing`), groups the codes by vendor and calls them concurrently under one
+//! deadline through `vendors` (the `Vendor` trait, wrapped by `vendors::resilience`, implemented
+//! by `vendors::auco` and `vendors::zapsign`); the results (`model`) are merged into the
+//! Auco-style answer back in `routes::cancel`. Request-level failures are `error::ApiError`;
+//! vendor failures are `vendors::UpstreamError` and become a document's outcome.
+
+pub mod auth;
+pub mod cancellation;
+pub mod error;
+pub mod middleware;
+pub mod model;
+pub mod routes;
+pub mod routing;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod vendors;

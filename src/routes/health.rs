@@ -1,0 +1,38 @@
+//! Operational endpoints without an API key: liveness, readiness, the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The OpenAPI document, compiled in.
+pub const OPENAPI: &str = include_str!("../../openapi.yaml");
+
+/// `/livez`, `/readyz`, `/openapi.yaml`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/openapi.yaml", get(openapi))
+}
+
+/// `200` while the process runs; touches nothing else.
+async fn livez() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `200` when ready to serve, `503` once shutdown has begun.
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::unavailable("Shutting down."));
+    }
+    Ok(axum::Json(serde_json::json!({"status": "ready"})))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}

@@ -1,0 +1,137 @@
+//! Which vendor holds a code: an explicit `NAME:` prefix first, then the ordered rules.
+
+use regex::Regex;
+
+use crate::model::{DocumentCode, ErrorCode, Failure, VendorName};
+use crate::settings::Settings;
+
+/// Where one code goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The configured vendor.
+    pub vendor: VendorName,
+    /// The code to send to it (prefix removed).
+    pub vendor_code: String,
+}
+
+/// The compiled routing table.
+#[derive(Debug, Clone)]
+pub struct Router {
+    vendors: Vec<VendorName>,
+    rules: Vec<(Regex, VendorName)>,
+}
+
+impl Router {
+    /// Compiles the rules; patterns were validated with the settings.
+    pub fn from_settings(settings: &Settings) -> Result<Self, regex::Error> {
+        let rules = settings
+            .routing
+            .rules
+            .iter()
+            .map(|rule| {
+                // Anchored, so a rule must match the whole code.
+                let regex = Regex::new(&format!("^(?:{})$", rule.pattern))?;
+                Ok((regex, VendorName::new(&rule.vendor)))
+            })
+            .collect::<Result<_, regex::Error>>()?;
+        let vendors = settings
+            .vendors
+            .keys()
+            .map(|n| VendorName::new(n))
+            .collect();
+        Ok(Self { vendors, rules })
+    }
+
+    /// Routes one code, or says why it cannot be routed.
+    pub fn route(&self, code: &DocumentCode) -> Result<Route, Failure> {
+        if let Some((prefix, rest)) = code.split_prefix() {
+            return match self.vendors.iter().find(|v| v.as_str() == prefix) {
+                Some(vendor) => Ok(Route {
+                    vendor: vendor.clone(),
+                    vendor_code: rest.to_owned(),
+                }),
+                None => Err(Failure {
+                    code: ErrorCode::UnknownVendor,
+                    message: format!("The prefix `{prefix}:` names no configured vendor."),
+                }),
+            };
+        }
+        self.rules
+            .iter()
+            .find(|(regex, _)| regex.is_match(code.as_str()))
+            .map(|(_, vendor)| Route {
+                vendor: vendor.clone(),
+                vendor_code: code.as_str().to_owned(),
+            })
+            .ok_or_else(|| Failure {
+                code: ErrorCode::Unroutable,
+                message: "No routing rule matches this code; prefix it with a vendor name.".into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn router(overlay: Option<&str>) -> Router {
+        let env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_string(), "k".to_string())]);
+        let settings = Settings::from_sources(None, overlay, env).expect("valid settings");
+        Router::from_settings(&settings).expect("rules compile")
+    }
+
+    fn vendor_of(router: &Router, code: &str) -> Result<String, ErrorCode> {
+        let code = DocumentCode::parse(code).expect("valid code");
+        router
+            .route(&code)
+            .map(|r| format!("{}/{}", r.vendor, r.vendor_code))
+            .map_err(|f| f.code)
+    }
+
+    #[test]
+    fn default_rules_send_uuids_to_zapsign_and_short_codes_to_auco() {
+        let r = router(None);
+        let uuid = "bfe4e2c7-33be-4a70-8669-a0491f92e795";
+        assert_eq!(vendor_of(&r, uuid), Ok(format!("zapsign/{uuid}")));
+        assert_eq!(vendor_of(&r, "TR99AQMY31"), Ok("auco/TR99AQMY31".into()));
+        assert_eq!(vendor_of(&r, "TR99AQMY3"), Ok("auco/TR99AQMY3".into()));
+    }
+
+    #[test]
+    fn codes_matching_no_rule_are_unroutable() {
+        let r = router(None);
+        assert_eq!(vendor_of(&r, "tr99aqmy31"), Err(ErrorCode::Unroutable));
+        assert_eq!(vendor_of(&r, "TR99AQMY31X"), Err(ErrorCode::Unroutable));
+    }
+
+    #[test]
+    fn an_explicit_prefix_wins_over_the_rules() {
+        let r = router(None);
+        assert_eq!(
+            vendor_of(&r, "zapsign:TR99AQMY31"),
+            Ok("zapsign/TR99AQMY31".into())
+        );
+        assert_eq!(vendor_of(&r, "docusign:X1"), Err(ErrorCode::UnknownVendor));
+    }
+
+    #[test]
+    fn rules_apply_in_order_and_must_match_the_whole_code() {
+        let overlay = r#"
+            [vendors.auco_mx]
+            kind = "auco"
+            base_url = "http://127.0.0.1:1"
+            [[routing.rules]]
+            pattern = "MX[0-9]+"
+            vendor = "auco_mx"
+            [[routing.rules]]
+            pattern = "[A-Z0-9]+"
+            vendor = "auco"
+        "#;
+        let r = router(Some(overlay));
+        assert_eq!(vendor_of(&r, "MX123"), Ok("auco_mx/MX123".into()));
+        assert_eq!(vendor_of(&r, "MX12A"), Ok("auco/MX12A".into()));
+        assert_eq!(vendor_of(&r, "auco_mx:ANY"), Ok("auco_mx/ANY".into()));
+    }
+}

@@ -1,0 +1,514 @@
+//! Typed settings: compiled-in defaults, then a file, then `SIGNGATE__*` variables; validated
+//! once at start-up. The only place the process environment is read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use regex::Regex;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The compiled-in defaults: every key, no secrets.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Everything configurable, as loaded and validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub auth: AuthSettings,
+    pub store: StoreSettings,
+    pub log: LogSettings,
+    pub routing: RoutingSettings,
+    pub vendors: BTreeMap<String, VendorSettings>,
+    /// `RUST_LOG`, when set: overrides `log.level`.
+    #[serde(skip)]
+    pub rust_log: Option<String>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub request_timeout_ms: u64,
+    pub max_documents: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_ms: u64,
+    pub max_in_flight: usize,
+}
+
+impl ServerSettings {
+    /// The whole-request deadline.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// How long in-flight requests may take to finish after a stop signal.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub api_key: Option<SecretString>,
+    pub previous_api_key: Option<SecretString>,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub url: String,
+    pub idempotency_ttl_hours: u64,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// `[routing]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    pub rules: Vec<RuleSettings>,
+}
+
+/// One `[[routing.rules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    pub pattern: String,
+    pub vendor: String,
+}
+
+/// Which adapter serves a vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VendorKind {
+    Auco,
+    Zapsign,
+}
+
+/// One `[vendors.NAME]` table. Kind-specific keys are checked against `kind` in `validate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorSettings {
+    pub kind: VendorKind,
+    pub base_url: String,
+    pub timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub breaker_failures: Option<u32>,
+    pub breaker_cooldown_ms: Option<u64>,
+    /// Auco: the private key (`prk_...`) used to cancel.
+    pub private_key: Option<SecretString>,
+    /// Auco: the public key (`puk_...`) used to read status.
+    pub public_key: Option<SecretString>,
+    /// Auco: most codes per cancel call.
+    pub batch_size: Option<usize>,
+    /// ZapSign: the API token.
+    pub api_token: Option<SecretString>,
+    /// ZapSign: most cancel calls in any 60-second span.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl VendorSettings {
+    /// Total timeout of one vendor call.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.unwrap_or(8000))
+    }
+
+    /// Timeout for opening a connection.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms.unwrap_or(2000))
+    }
+
+    /// Most calls in flight to this vendor across the process.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency.unwrap_or(match self.kind {
+            VendorKind::Auco => 4,
+            VendorKind::Zapsign => 8,
+        })
+    }
+
+    /// Most cancel calls per document within one request.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts.unwrap_or(3)
+    }
+
+    /// Consecutive failures that open the circuit breaker.
+    pub fn breaker_failures(&self) -> u32 {
+        self.breaker_failures.unwrap_or(5)
+    }
+
+    /// How long the breaker stays open before a probe (before jitter).
+    pub fn breaker_cooldown(&self) -> Duration {
+        Duration::from_millis(self.breaker_cooldown_ms.unwrap_or(10_000))
+    }
+
+    /// Auco batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.unwrap_or(50)
+    }
+
+    /// ZapSign pacing limit.
+    pub fn requests_per_minute(&self) -> u32 {
+        self.requests_per_minute.unwrap_or(450)
+    }
+
+    /// Whether the credentials needed to cancel are present.
+    pub fn has_credentials(&self) -> bool {
+        match self.kind {
+            VendorKind::Auco => self.private_key.is_some(),
+            VendorKind::Zapsign => self.api_token.is_some(),
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+impl SettingsError {
+    fn at(key: &str, problem: impl std::fmt::Display) -> Self {
+        Self(format!("{key}: {problem}"))
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or the file named by `SIGNGATE_CONFIG`), then the process
+    /// environment's `SIGNGATE__*` variables, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("SIGNGATE_CONFIG").map(PathBuf::from));
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("SIGNGATE__"))
+            .collect();
+        let mut settings = Self::from_sources(file.as_deref(), None, env)?;
+        settings.rust_log = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+        Ok(settings)
+    }
+
+    /// Loads defaults, an optional file, an optional TOML overlay and the given variables
+    /// (`SIGNGATE__SECTION__KEY` form), then validates. Tests use this instead of `load`.
+    pub fn from_sources(
+        file: Option<&Path>,
+        overlay: Option<&str>,
+        env: HashMap<String, String>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        if let Some(toml) = overlay {
+            builder = builder.add_source(File::from_str(toml, FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("SIGNGATE")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(env)),
+        );
+        let config = builder
+            .build()
+            .map_err(|e| SettingsError(format!("configuration cannot be read: {e}")))?;
+        let mut settings: Settings = serde_path_to_error::deserialize(config).map_err(|e| {
+            let path = e.path().to_string();
+            SettingsError::at(&path, e.into_inner())
+        })?;
+        settings.drop_empty_secrets();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Treats a secret set to the empty string as not set.
+    fn drop_empty_secrets(&mut self) {
+        fn clean(secret: &mut Option<SecretString>) {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().is_empty())
+            {
+                *secret = None;
+            }
+        }
+        clean(&mut self.auth.api_key);
+        clean(&mut self.auth.previous_api_key);
+        for vendor in self.vendors.values_mut() {
+            clean(&mut vendor.private_key);
+            clean(&mut vendor.public_key);
+            clean(&mut vendor.api_token);
+        }
+    }
+
+    /// The listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|e| SettingsError::at("server.listen", e))
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        self.listen_addr()?;
+        let s = &self.server;
+        positive("server.request_timeout_ms", s.request_timeout_ms)?;
+        positive("server.max_documents", s.max_documents as u64)?;
+        positive("server.max_in_flight", s.max_in_flight as u64)?;
+        if s.max_body_bytes < 1024 {
+            return Err(SettingsError::at(
+                "server.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.auth.api_key.is_none() {
+            return Err(SettingsError::at(
+                "auth.api_key",
+                "is required; set SIGNGATE__AUTH__API_KEY",
+            ));
+        }
+        let url = &self.store.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(SettingsError::at(
+                "store.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        positive(
+            "store.idempotency_ttl_hours",
+            self.store.idempotency_ttl_hours,
+        )?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| SettingsError::at("log.level", e))?;
+        for (i, rule) in self.routing.rules.iter().enumerate() {
+            Regex::new(&rule.pattern)
+                .map_err(|e| SettingsError::at(&format!("routing.rules[{i}].pattern"), e))?;
+            if !self.vendors.contains_key(&rule.vendor) {
+                return Err(SettingsError::at(
+                    &format!("routing.rules[{i}].vendor"),
+                    format!("names no configured vendor `{}`", rule.vendor),
+                ));
+            }
+        }
+        for (name, vendor) in &self.vendors {
+            validate_vendor(name, vendor, s.request_timeout_ms)?;
+        }
+        Ok(())
+    }
+}
+
+fn positive(key: &str, value: u64) -> Result<(), SettingsError> {
+    if value == 0 {
+        return Err(SettingsError::at(key, "must be greater than 0"));
+    }
+    Ok(())
+}
+
+fn validate_vendor(name: &str, v: &VendorSettings, deadline_ms: u64) -> Result<(), SettingsError> {
+    let key = |field: &str| format!("vendors.{name}.{field}");
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !valid_name {
+        return Err(SettingsError::at(
+            &format!("vendors.{name}"),
+            "a vendor name must be lower-case letters, digits, _ or -",
+        ));
+    }
+    let url =
+        reqwest::Url::parse(&v.base_url).map_err(|e| SettingsError::at(&key("base_url"), e))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(SettingsError::at(
+            &key("base_url"),
+            "must be an http or https URL",
+        ));
+    }
+    if v.timeout().as_millis() as u64 >= deadline_ms {
+        return Err(SettingsError::at(
+            &key("timeout_ms"),
+            format!("must be below server.request_timeout_ms ({deadline_ms})"),
+        ));
+    }
+    positive(&key("timeout_ms"), v.timeout().as_millis() as u64)?;
+    if v.connect_timeout() > v.timeout() || v.connect_timeout().is_zero() {
+        return Err(SettingsError::at(
+            &key("connect_timeout_ms"),
+            "must be greater than 0 and at most timeout_ms",
+        ));
+    }
+    positive(&key("max_concurrency"), v.max_concurrency() as u64)?;
+    positive(&key("max_attempts"), u64::from(v.max_attempts()))?;
+    positive(&key("breaker_failures"), u64::from(v.breaker_failures()))?;
+    positive(&key("batch_size"), v.batch_size() as u64)?;
+    positive(
+        &key("requests_per_minute"),
+        u64::from(v.requests_per_minute()),
+    )?;
+    let foreign: &[(&str, bool)] = match v.kind {
+        VendorKind::Auco => &[
+            ("api_token", v.api_token.is_some()),
+            ("requests_per_minute", v.requests_per_minute.is_some()),
+        ],
+        VendorKind::Zapsign => &[
+            ("private_key", v.private_key.is_some()),
+            ("public_key", v.public_key.is_some()),
+            ("batch_size", v.batch_size.is_some()),
+        ],
+    };
+    if let Some((field, _)) = foreign.iter().find(|(_, set)| *set) {
+        return Err(SettingsError::at(
+            &key(field),
+            format!("is not a key of a vendor of kind {:?}", v.kind).to_lowercase(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn with_key() -> HashMap<String, String> {
+        env(&[("SIGNGATE__AUTH__API_KEY", "k")])
+    }
+
+    #[test]
+    fn defaults_load_with_an_api_key() {
+        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
+        assert_eq!(s.server.max_documents, 100);
+        assert_eq!(s.vendors["zapsign"].requests_per_minute(), 450);
+        assert_eq!(s.routing.rules.len(), 2);
+        assert!(!s.vendors["auco"].has_credentials());
+    }
+
+    #[test]
+    fn start_up_refuses_a_missing_api_key() {
+        let err = Settings::from_sources(None, None, HashMap::new()).unwrap_err();
+        assert!(err.to_string().starts_with("auth.api_key"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Settings::from_sources(None, Some("[server]\nlisten_port = 1\n"), with_key())
+            .unwrap_err();
+        assert!(err.to_string().contains("listen_port"), "{err}");
+        let err = Settings::from_sources(None, Some("[vendors.auco]\ntimeout = 1\n"), with_key())
+            .unwrap_err();
+        assert!(err.to_string().contains("vendors.auco"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut vars = with_key();
+        vars.insert("SIGNGATE__SERVER__MAX_DOCUMENTS".into(), "many".into());
+        let err = Settings::from_sources(None, None, vars).unwrap_err();
+        assert!(err.to_string().contains("max_documents"), "{err}");
+    }
+
+    #[test]
+    fn environment_variables_override_the_defaults() {
+        let mut vars = with_key();
+        vars.insert("SIGNGATE__SERVER__MAX_DOCUMENTS".into(), "7".into());
+        vars.insert(
+            "SIGNGATE__VENDORS__AUCO__PRIVATE_KEY".into(),
+            "prk_x".into(),
+        );
+        let s = Settings::from_sources(None, None, vars).expect("valid");
+        assert_eq!(s.server.max_documents, 7);
+        assert!(s.vendors["auco"].has_credentials());
+    }
+
+    #[test]
+    fn a_vendor_timeout_must_be_below_the_deadline() {
+        let overlay = "[server]\nrequest_timeout_ms = 5000\n";
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("vendors.auco.timeout_ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rules_must_name_configured_vendors_and_compile() {
+        let overlay = "[[routing.rules]]\npattern = \"^x$\"\nvendor = \"docusign\"\n";
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("routing.rules[0].vendor"),
+            "{err}"
+        );
+        let overlay = "[[routing.rules]]\npattern = \"(\"\nvendor = \"auco\"\n";
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("routing.rules[0].pattern"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn keys_of_another_kind_are_refused() {
+        let overlay = "[vendors.zapsign]\nbatch_size = 5\n";
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("vendors.zapsign.batch_size"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn several_vendors_of_one_kind_may_be_configured() {
+        let overlay = "[vendors.auco_mx]\nkind = \"auco\"\nbase_url = \"http://127.0.0.1:1\"\n";
+        let s = Settings::from_sources(None, Some(overlay), with_key()).expect("valid");
+        assert_eq!(s.vendors["auco_mx"].max_concurrency(), 4);
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut vars = with_key();
+        vars.insert(
+            "SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN".into(),
+            "tok-secret".into(),
+        );
+        let s = Settings::from_sources(None, None, vars).expect("valid");
+        assert!(!format!("{s:?}").contains("tok-secret"));
+    }
+}

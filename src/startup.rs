@@ -1,0 +1,162 @@
+//! Building and running the service: state, layers, the listener, and graceful shutdown.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::auth::ApiKeys;
+use crate::cancellation::{CancelCommand, Gateway};
+use crate::error::ApiError;
+use crate::model::DocumentResult;
+use crate::routing;
+use crate::settings::Settings;
+use crate::vendors::Registry;
+
+/// Shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The loaded settings.
+    pub settings: Arc<Settings>,
+    /// Routing and vendors.
+    pub gateway: Arc<Gateway>,
+    /// The accepted API keys.
+    pub keys: Arc<ApiKeys>,
+    draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// State for these settings and vendors.
+    pub fn new(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
+        let router = routing::Router::from_settings(&settings)?;
+        let api_key = settings
+            .auth
+            .api_key
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("auth.api_key is required"))?;
+        let keys = ApiKeys::new(api_key, settings.auth.previous_api_key.as_ref());
+        Ok(Self {
+            gateway: Arc::new(Gateway::new(router, registry)),
+            keys: Arc::new(keys),
+            settings: Arc::new(settings),
+            draining: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Carries out a validated cancel request under the request deadline.
+    pub async fn cancel(&self, command: &CancelCommand, request_id: &str) -> Vec<DocumentResult> {
+        let deadline = Instant::now() + self.settings.server.request_timeout();
+        let mut results = self.gateway.plan(command);
+        self.gateway
+            .execute(command, &mut results, request_id, deadline)
+            .await;
+        results
+    }
+}
+
+/// The router with every layer, outermost last.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.settings.server.max_body_bytes;
+    crate::routes::router(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("A request handler panicked.");
+            axum::response::IntoResponse::into_response(ApiError::Internal)
+        }))
+        .layer(axum::middleware::from_fn(
+            crate::middleware::request_context,
+        ))
+}
+
+/// A bound, ready-to-run service.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the vendors and binds `server.listen` (port 0 picks a free port, for tests).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let registry = Registry::from_settings(&settings);
+        Self::build_with(settings, registry).await
+    }
+
+    /// Like `build`, with the vendors supplied by the caller.
+    pub async fn build_with(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
+        let addr = settings.listen_addr()?;
+        let listener = TcpListener::bind(addr).await?;
+        let state = AppState::new(settings, registry)?;
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `stop` resolves, then stops accepting, marks the service not ready, and
+    /// lets requests in flight finish for at most `server.shutdown_grace_ms`.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = self.state.settings.server.shutdown_grace();
+        let draining = Arc::clone(&self.state.draining);
+        let (started, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            stop.await;
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!("Stop requested; finishing requests in flight.");
+            let _ = started.send(());
+        };
+        let server = axum::serve(self.listener, app(self.state)).with_graceful_shutdown(signal);
+        let grace_over = async move {
+            match drain_started.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = server.into_future() => result,
+            () = grace_over => {
+                tracing::warn!("Grace period over; stopping with requests still in flight.");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,141 @@
+//! The `Vendor` trait every adapter implements, and the registry built from the settings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::{Outcome, VendorName};
+use crate::settings::{Settings, VendorKind};
+
+pub mod auco;
+pub mod error;
+pub mod http;
+pub mod resilience;
+pub mod zapsign;
+
+pub use error::UpstreamError;
+
+/// One cancel call's worth of documents and the request's details.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// Vendor-side codes, at most `Vendor::batch_size()` of them.
+    pub codes: &'a [String],
+    /// The reason, sent to the vendor.
+    pub message: &'a str,
+    /// Who cancels (Auco records it; ZapSign has no field for it).
+    pub email: &'a str,
+    /// Whether signers are told (ZapSign only; Auco always notifies).
+    pub notify_signers: bool,
+    /// Sent as `X-Request-Id`.
+    pub request_id: &'a str,
+}
+
+/// A vendor's definite answer about one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// What the vendor said happened.
+    pub outcome: Outcome,
+    /// The HTTP status that carried it.
+    pub http_status: u16,
+}
+
+/// One document's result of one call: a definite answer, or "we could not find out".
+pub type Reply = Result<Answer, UpstreamError>;
+
+/// A document's state as a status read reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocState {
+    /// Still being signed: cancellable.
+    InProgress,
+    /// Cancelled or rejected.
+    Cancelled,
+    /// Fully signed.
+    Signed,
+    /// Expired or otherwise closed.
+    Closed,
+    /// The vendor does not know it.
+    NotFound,
+}
+
+/// A vendor that can cancel documents. Wrappers (concurrency caps, pacing, breakers, metrics)
+/// implement it too, so each behaviour is written once for every vendor.
+#[async_trait]
+pub trait Vendor: Send + Sync + fmt::Debug {
+    /// Most documents one `cancel` call may carry.
+    fn batch_size(&self) -> usize;
+
+    /// Makes one cancel call for `batch.codes`; returns one reply per code, in order.
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply>;
+
+    /// Whether `status` can answer (for example, Auco needs a public key for it).
+    fn can_read_status(&self) -> bool {
+        false
+    }
+
+    /// Reads one document's state, for reconciliation after an ambiguous failure.
+    async fn status(&self, _code: &str, _request_id: &str) -> Result<DocState, UpstreamError> {
+        Err(UpstreamError::Unsupported)
+    }
+}
+
+/// Runs a per-document vendor's calls for a batch concurrently, one call per code.
+pub async fn one_by_one<'a, F, Fut>(batch: &'a Batch<'a>, call: F) -> Vec<Reply>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    futures::future::join_all(batch.codes.iter().map(|code| call(code))).await
+}
+
+/// A configured vendor: ready to call, or missing its credentials.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// Callable.
+    Ready(Arc<dyn Vendor>),
+    /// Configured without credentials: its documents fail with `vendor_not_configured`.
+    Unconfigured,
+}
+
+/// Every configured vendor by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    vendors: BTreeMap<VendorName, Entry>,
+}
+
+impl Registry {
+    /// Builds one client per configured vendor, wrapped in the shared resilience layers.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let mut registry = Self::default();
+        for (name, vendor) in &settings.vendors {
+            let entry = if vendor.has_credentials() {
+                let adapter: Arc<dyn Vendor> = match vendor.kind {
+                    VendorKind::Auco => Arc::new(auco::Auco::new(vendor)),
+                    VendorKind::Zapsign => Arc::new(zapsign::ZapSign::new(vendor)),
+                };
+                Entry::Ready(resilience::wrap(name, vendor, adapter))
+            } else {
+                tracing::warn!(vendor = %name, "Vendor has no credentials; its documents will fail.");
+                Entry::Unconfigured
+            };
+            registry.insert(VendorName::new(name), entry);
+        }
+        registry
+    }
+
+    /// Adds or replaces a vendor (tests and the demo register their own).
+    pub fn insert(&mut self, name: VendorName, entry: Entry) {
+        self.vendors.insert(name, entry);
+    }
+
+    /// The vendor of that name, with its canonical name.
+    pub fn get(&self, name: &str) -> Option<(&VendorName, &Entry)> {
+        self.vendors.get_key_value(name)
+    }
+
+    /// Every vendor name.
+    pub fn names(&self) -> impl Iterator<Item = &VendorName> {
+        self.vendors.keys()
+    }
+}
