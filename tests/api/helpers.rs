@@ -1,0 +1,132 @@
+//! `spawn_app()`: a gateway on a free port wired to one wiremock server per vendor.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+use signgate::settings::Settings;
+use signgate::startup::Application;
+use tokio::sync::oneshot;
+use wiremock::MockServer;
+
+pub const API_KEY: &str = "test-api-key-0001";
+pub const AUCO_PRIVATE_KEY: &str = "prk_test_private_0002";
+pub const AUCO_PUBLIC_KEY: &str = "puk_test_public_0003";
+pub const ZAPSIGN_TOKEN: &str = "zs-test-token-0004";
+pub const EMAIL: &str = "ops@example.com";
+pub const MESSAGE: &str = "Cancelación por error en cláusula II";
+
+/// A running gateway and its mock vendors.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub auco: MockServer,
+    pub zapsign: MockServer,
+    _stop: oneshot::Sender<()>,
+}
+
+/// The variables every test app gets: the API key and every vendor credential.
+pub fn base_vars(auco: &str, zapsign: &str) -> HashMap<String, String> {
+    [
+        ("SIGNGATE__AUTH__API_KEY", API_KEY),
+        ("SIGNGATE__SERVER__LISTEN", "127.0.0.1:0"),
+        ("SIGNGATE__STORE__URL", "sqlite::memory:"),
+        ("SIGNGATE__VENDORS__AUCO__PRIVATE_KEY", AUCO_PRIVATE_KEY),
+        ("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", AUCO_PUBLIC_KEY),
+        (
+            "SIGNGATE__VENDORS__AUCO__BASE_URL",
+            &format!("{auco}/v1.5/ext"),
+        ),
+        ("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN", ZAPSIGN_TOKEN),
+        (
+            "SIGNGATE__VENDORS__ZAPSIGN__BASE_URL",
+            &format!("{zapsign}/api/v1"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// A gateway with the default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A gateway whose settings are changed by `SIGNGATE__...` pairs (the process environment is
+/// not touched); an empty value removes the variable.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    init_test_log();
+    let auco = MockServer::start().await;
+    let zapsign = MockServer::start().await;
+    let mut env = base_vars(&auco.uri(), &zapsign.uri());
+    for (key, value) in vars {
+        if value.is_empty() {
+            env.remove(*key);
+        } else {
+            env.insert((*key).to_owned(), (*value).to_owned());
+        }
+    }
+    let settings = Settings::from_sources(None, None, env).expect("test settings are valid");
+    let app = Application::build(settings).await.expect("the app builds");
+    let address = app.local_addr().expect("bound");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        auco,
+        zapsign,
+        _stop: stop,
+    }
+}
+
+impl TestApp {
+    /// The gateway's URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// `POST /documents/cancel` with the API key and a JSON body.
+    pub async fn cancel(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/documents/cancel"))
+            .bearer_auth(API_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// Like `cancel`, expecting `200`, returning the JSON answer.
+    pub async fn cancel_ok(&self, body: &Value) -> Value {
+        let response = self.cancel(body).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("a JSON answer")
+    }
+}
+
+/// A valid cancel body for these codes.
+pub fn body_for(codes: &[&str]) -> Value {
+    json!({"codes": codes, "message": MESSAGE, "email": EMAIL})
+}
+
+/// Logs to stdout when `TEST_LOG` is set; quiet otherwise.
+fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A loopback address where nothing listens.
+pub fn refused_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{address}")
+}

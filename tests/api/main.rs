@@ -1,0 +1,7 @@
+//! API tests over real TCP: one gateway per test, one wiremock server per vendor.
+
+mod cancel;
+mod conformance;
+mod helpers;
+mod http_errors;
+mod process;

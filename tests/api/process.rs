@@ -1,0 +1,188 @@
+//! The real binary as operators run it: configuration from the environment, JSON logs on
+//! stdout that never hold a secret, an email or a message, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+
+/// A gateway process and the lines it has printed so far.
+struct Gateway {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Gateway {
+    fn start(vars: &[(String, String)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_signgate"))
+            .arg("serve")
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let (sender, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line whose `message` field is `message`.
+    fn wait_for(&mut self, message: &str) -> Value {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no `{message}` line; saw:\n{}", self.seen.join("\n")));
+            self.seen.push(line.clone());
+            let parsed: Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            if parsed["message"] == message {
+                return parsed;
+            }
+        }
+    }
+
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the exit and returns its code and everything printed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the gateway did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(line);
+        }
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        (status.code(), format!("{}\n{stderr}", self.seen.join("\n")))
+    }
+}
+
+#[tokio::test]
+async fn logs_hold_no_secret_email_or_message_and_sigterm_exits_zero() {
+    // Arrange: one vendor rejects our credentials, the other accepts.
+    let auco = MockServer::start().await;
+    let zapsign = MockServer::start().await;
+    Mock::given(path("/v1.5/ext/document/cancel"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "UNAUTHORIZED"})))
+        .mount(&auco)
+        .await;
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&zapsign)
+        .await;
+    let vars: Vec<(String, String)> = base_vars(&auco.uri(), &zapsign.uri()).into_iter().collect();
+    let mut gateway = Gateway::start(&vars);
+    let listening = gateway.wait_for("signgate is listening.");
+    let address = listening["address"]
+        .as_str()
+        .expect("address field")
+        .to_owned();
+
+    // Act
+    let client = reqwest::Client::new();
+    let answer: Value = client
+        .post(format!("http://{address}/documents/cancel"))
+        .bearer_auth(API_KEY)
+        .json(&body_for(&[
+            "TR99AQMY31",
+            "0a1b2c3d-0000-4000-8000-000000000001",
+        ]))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    let refused = client
+        .post(format!("http://{address}/documents/cancel"))
+        .bearer_auth("wrong-key")
+        .send()
+        .await
+        .expect("answer");
+    gateway.wait_for("Request finished.");
+    gateway.terminate();
+    let (code, output) = gateway.finish();
+
+    // Assert
+    assert_eq!(answer["results"][0]["error"]["code"], "vendor_auth_failed");
+    assert_eq!(answer["results"][1]["status"], "cancelled");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(code, Some(0), "exit code after SIGTERM; output:\n{output}");
+    assert!(output.contains("Stop requested"), "{output}");
+    for secret in [
+        API_KEY,
+        AUCO_PRIVATE_KEY,
+        AUCO_PUBLIC_KEY,
+        ZAPSIGN_TOKEN,
+        EMAIL,
+        MESSAGE,
+        "wrong-key",
+    ] {
+        assert!(
+            !output.contains(secret),
+            "`{secret}` appears in the logs:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn start_up_refuses_a_configuration_without_an_api_key_and_names_the_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_signgate"))
+        .arg("check-config")
+        .env_clear()
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("auth.api_key"), "{stderr}");
+}
+
+#[test]
+fn check_config_names_an_invalid_value() {
+    let output = Command::new(env!("CARGO_BIN_EXE_signgate"))
+        .arg("check-config")
+        .env_clear()
+        .env("SIGNGATE__AUTH__API_KEY", "k")
+        .env("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "soon")
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("vendors.zapsign.timeout_ms"), "{stderr}");
+}
