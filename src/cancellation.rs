@@ -9,7 +9,8 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::model::{DocumentCode, DocumentResult, ErrorCode, Outcome, VendorName};
 use crate::routing::Router;
-use crate::vendors::{Batch, Entry, Registry, Reply, Vendor};
+use crate::vendors::retry::{Details, Resilient, Settled};
+use crate::vendors::{CallContext, Entry, Registry};
 
 /// A validated cancel request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub struct Gateway {
 
 /// The documents of one vendor, by their index in the request.
 struct Group {
-    vendor: Arc<dyn Vendor>,
+    vendor: Arc<Resilient>,
     indices: Vec<usize>,
 }
 
@@ -91,31 +92,38 @@ impl Gateway {
         deadline: Instant,
     ) {
         let groups = self.groups(plan);
+        let details = Details {
+            message: &command.message,
+            email: &command.email,
+            notify_signers: command.notify_signers,
+            ctx: CallContext {
+                request_id,
+                deadline,
+            },
+        };
         let mut calls = Vec::new();
         for group in &groups {
-            for chunk in group.indices.chunks(group.vendor.batch_size().max(1)) {
+            for chunk in group.indices.chunks(group.vendor.batch_size()) {
                 let codes: Vec<String> = chunk
                     .iter()
                     .map(|&i| plan[i].vendor_code.clone().unwrap_or_default())
                     .collect();
                 let vendor = Arc::clone(&group.vendor);
+                let details = &details;
                 calls.push(async move {
-                    let batch = Batch {
-                        codes: &codes,
-                        message: &command.message,
-                        email: &command.email,
-                        notify_signers: command.notify_signers,
-                        request_id,
-                    };
-                    (chunk, timeout_at(deadline, vendor.cancel(&batch)).await)
+                    // The policy keeps to the deadline itself; this bounds it regardless.
+                    (
+                        chunk,
+                        timeout_at(deadline, vendor.cancel(&codes, details)).await,
+                    )
                 });
             }
         }
-        for (chunk, replies) in join_all(calls).await {
-            match replies {
-                Ok(replies) => {
-                    for (&i, reply) in chunk.iter().zip(replies) {
-                        record(&mut plan[i], reply);
+        for (chunk, settled) in join_all(calls).await {
+            match settled {
+                Ok(settled) => {
+                    for (&i, settled) in chunk.iter().zip(settled) {
+                        record(&mut plan[i], settled);
                     }
                 }
                 Err(_elapsed) => {
@@ -153,16 +161,16 @@ impl Gateway {
 const NOT_FINISHED: &str =
     "The request's deadline passed before the vendor answered; the outcome is unknown.";
 
-fn record(result: &mut DocumentResult, reply: Reply) {
-    result.vendor_calls += 1;
-    match reply {
-        Ok(answer) => {
-            result.vendor_status = Some(answer.http_status);
-            result.outcome = answer.outcome;
-        }
-        Err(error) => {
-            result.vendor_status = error.http_status().or(result.vendor_status);
-            result.outcome = error.into_outcome();
-        }
+fn record(result: &mut DocumentResult, settled: Settled) {
+    result.vendor_calls = settled.calls;
+    result.vendor_status = settled.vendor_status;
+    result.outcome = settled.outcome;
+    if let Outcome::Failed(failure) = &result.outcome {
+        tracing::warn!(
+            vendor = result.vendor.as_ref().map_or("", |v| v.as_str()),
+            code = %result.code,
+            error = failure.code.as_str(),
+            "Document was not cancelled."
+        );
     }
 }

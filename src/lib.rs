@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod cancellation;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
 pub mod model;
 pub mod routes;

@@ -3,13 +3,17 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::error::ApiError;
+use crate::metrics;
 
 /// The request's id: the client's `X-Request-Id` when usable, else a new UUID.
 #[derive(Debug, Clone)]
@@ -18,9 +22,11 @@ pub struct RequestId(pub String);
 /// Header carrying the request id both ways and to vendors.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Assigns the request id, runs the request inside its span, and renders error bodies.
+/// Assigns the request id, runs the request inside its span, renders error bodies, and
+/// records the request's metrics.
 pub async fn request_context(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let route = route_label(request.uri().path());
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -39,6 +45,7 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    metrics::http_request(route, response.status().as_u16(), started.elapsed());
     let _entered = span.enter();
     tracing::info!(
         status = response.status().as_u16(),
@@ -46,6 +53,36 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         "Request finished."
     );
     response
+}
+
+/// Sheds load: beyond `server.max_in_flight` concurrent API requests, answers `503` at once.
+pub async fn load_shed(
+    State(permits): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Ok(_permit) = permits.try_acquire() else {
+        return Err(ApiError::unavailable(
+            "The gateway is overloaded; retry later.",
+        ));
+    };
+    metrics::in_flight(1.0);
+    let response = next.run(request).await;
+    metrics::in_flight(-1.0);
+    Ok(response)
+}
+
+/// The metric label of a path: known routes by name, everything else as one label.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/documents/cancel" => "/documents/cancel",
+        "/documents/cancellations" => "/documents/cancellations",
+        "/livez" => "/livez",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/openapi.yaml" => "/openapi.yaml",
+        _ => "unmatched",
+    }
 }
 
 /// A client id is kept when it is 1 to 128 visible ASCII characters.

@@ -26,11 +26,6 @@ impl DocumentCode {
         if !raw.chars().all(allowed) {
             return Err("contains a character outside A-Z a-z 0-9 . _ : -");
         }
-        if let Some((prefix, rest)) = raw.split_once(':') {
-            if prefix.is_empty() || rest.is_empty() {
-                return Err("a vendor prefix must have the form NAME:CODE");
-            }
-        }
         Ok(Self(raw.to_owned()))
     }
 
@@ -272,12 +267,6 @@ mod tests {
         assert!(DocumentCode::parse(&"A".repeat(128)).is_ok());
         assert!(DocumentCode::parse("AB CD").is_err());
         assert!(DocumentCode::parse("ÄB").is_err());
-    }
-
-    #[test]
-    fn parse_rejects_an_empty_prefix_or_rest() {
-        assert!(DocumentCode::parse(":ABC").is_err());
-        assert!(DocumentCode::parse("auco:").is_err());
     }
 
     #[test]

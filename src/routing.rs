@@ -46,6 +46,10 @@ impl Router {
     pub fn route(&self, code: &DocumentCode) -> Result<Route, Failure> {
         if let Some((prefix, rest)) = code.split_prefix() {
             return match self.vendors.iter().find(|v| v.as_str() == prefix) {
+                Some(_) if rest.is_empty() => Err(Failure {
+                    code: ErrorCode::Unroutable,
+                    message: "Nothing follows the vendor prefix.".into(),
+                }),
                 Some(vendor) => Ok(Route {
                     vendor: vendor.clone(),
                     vendor_code: rest.to_owned(),
@@ -114,6 +118,8 @@ mod tests {
             Ok("zapsign/TR99AQMY31".into())
         );
         assert_eq!(vendor_of(&r, "docusign:X1"), Err(ErrorCode::UnknownVendor));
+        assert_eq!(vendor_of(&r, ":X1"), Err(ErrorCode::UnknownVendor));
+        assert_eq!(vendor_of(&r, "auco:"), Err(ErrorCode::Unroutable));
     }
 
     #[test]

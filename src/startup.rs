@@ -34,6 +34,7 @@ pub struct AppState {
 impl AppState {
     /// State for these settings and vendors.
     pub fn new(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
+        crate::metrics::handle();
         let router = routing::Router::from_settings(&settings)?;
         let api_key = settings
             .auth

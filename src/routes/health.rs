@@ -1,4 +1,4 @@
-//! Operational endpoints without an API key: liveness, readiness, the OpenAPI document.
+//! Operational endpoints without an API key: liveness, readiness, metrics, the OpenAPI document.
 
 use axum::extract::State;
 use axum::http::header;
@@ -12,12 +12,13 @@ use crate::startup::AppState;
 /// The OpenAPI document, compiled in.
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");
 
-/// `/livez`, `/readyz`, `/openapi.yaml`.
+/// `/livez`, `/readyz`, `/metrics`, `/openapi.yaml`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/openapi.yaml", get(openapi))
+        .route("/metrics", get(prometheus))
 }
 
 /// `200` while the process runs; touches nothing else.
@@ -31,6 +32,14 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         return Err(ApiError::unavailable("Shutting down."));
     }
     Ok(axum::Json(serde_json::json!({"status": "ready"})))
+}
+
+/// The Prometheus text exposition of every metric.
+async fn prometheus() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::handle().render(),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {

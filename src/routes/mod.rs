@@ -1,10 +1,14 @@
 //! The HTTP surface: one file per resource, joined here.
 
+use std::sync::Arc;
+
 use axum::middleware::from_fn_with_state;
 use axum::Router;
+use tokio::sync::Semaphore;
 
 use crate::auth::require_api_key;
 use crate::error::ApiError;
+use crate::middleware::load_shed;
 use crate::startup::AppState;
 
 pub mod cancel;
@@ -12,7 +16,10 @@ pub mod health;
 
 /// Every route: the authenticated API and the open operational endpoints.
 pub fn router(state: AppState) -> Router {
-    let api = cancel::router().route_layer(from_fn_with_state(state.clone(), require_api_key));
+    let permits = Arc::new(Semaphore::new(state.settings.server.max_in_flight));
+    let api = cancel::router()
+        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+        .route_layer(from_fn_with_state(permits, load_shed));
     Router::new()
         .merge(api)
         .merge(health::router())

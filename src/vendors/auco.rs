@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::http::{self, RawAnswer};
-use super::{Answer, Batch, DocState, Reply, UpstreamError, Vendor};
+use super::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::model::{ErrorCode, Outcome};
 use crate::settings::VendorSettings;
 
@@ -72,7 +72,7 @@ impl Vendor for Auco {
                 message: batch.message,
                 email: batch.email,
             });
-        match http::send(request, batch.request_id).await {
+        match http::send(request, batch.ctx.request_id).await {
             Ok(answer) => classify(&answer, batch.codes),
             Err(e) => vec![Err(e); batch.codes.len()],
         }
@@ -82,7 +82,7 @@ impl Vendor for Auco {
         self.public_key.is_some()
     }
 
-    async fn status(&self, code: &str, request_id: &str) -> Result<DocState, UpstreamError> {
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         let Some(key) = &self.public_key else {
             return Err(UpstreamError::Unsupported);
         };
@@ -91,7 +91,7 @@ impl Vendor for Auco {
             .get(format!("{}/document", self.base_url))
             .query(&[("code", code)])
             .header(AUTHORIZATION, key.expose_secret());
-        classify_status(&http::send(request, request_id).await?)
+        classify_status(&http::send(request, ctx.request_id).await?)
     }
 }
 

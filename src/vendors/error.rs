@@ -42,6 +42,9 @@ pub enum UpstreamError {
     /// The vendor's circuit breaker is open; no call was made.
     #[error("the vendor's circuit breaker is open")]
     CircuitOpen,
+    /// The request's deadline would pass before the call could be made; nothing was sent.
+    #[error("the request's deadline passed before the vendor could be called")]
+    Deadline,
     /// The vendor cannot do what was asked (for example, it has no status read).
     #[error("the vendor does not support this operation")]
     Unsupported,
@@ -58,6 +61,7 @@ impl UpstreamError {
             Self::RateLimited { .. } => ErrorCode::VendorRateLimited,
             Self::BadResponse { .. } | Self::Unsupported => ErrorCode::VendorBadResponse,
             Self::BatchRejected => ErrorCode::Rejected,
+            Self::Deadline => ErrorCode::DeadlineExceeded,
         }
     }
 
@@ -71,6 +75,7 @@ impl UpstreamError {
             | Self::RateLimited { .. }
             | Self::BatchRejected
             | Self::CircuitOpen
+            | Self::Deadline
             | Self::Unsupported => false,
         }
     }
@@ -85,6 +90,7 @@ impl UpstreamError {
             | Self::Timeout
             | Self::Transport
             | Self::CircuitOpen
+            | Self::Deadline
             | Self::Unsupported => None,
         }
     }
@@ -105,6 +111,10 @@ impl UpstreamError {
                 "The vendor is failing; signgate is not calling it for a while.".into()
             }
             Self::RateLimited { .. } => "The vendor kept limiting signgate's rate.".into(),
+            Self::Deadline => {
+                "The request's deadline passed before the vendor could be called; nothing was sent."
+                    .into()
+            }
             ambiguous if ambiguous.is_ambiguous() => {
                 format!("{ambiguous}; whether the document was cancelled is unknown.")
             }

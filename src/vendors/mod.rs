@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
 use crate::model::{Outcome, VendorName};
 use crate::settings::{Settings, VendorKind};
@@ -13,6 +14,7 @@ pub mod auco;
 pub mod error;
 pub mod http;
 pub mod resilience;
+pub mod retry;
 pub mod zapsign;
 
 pub use error::UpstreamError;
@@ -28,8 +30,17 @@ pub struct Batch<'a> {
     pub email: &'a str,
     /// Whether signers are told (ZapSign only; Auco always notifies).
     pub notify_signers: bool,
+    /// The request this call serves.
+    pub ctx: CallContext<'a>,
+}
+
+/// What every vendor call carries from its request.
+#[derive(Debug, Clone, Copy)]
+pub struct CallContext<'a> {
     /// Sent as `X-Request-Id`.
     pub request_id: &'a str,
+    /// The request's deadline: nothing may wait past it.
+    pub deadline: Instant,
 }
 
 /// A vendor's definite answer about one document.
@@ -75,7 +86,7 @@ pub trait Vendor: Send + Sync + fmt::Debug {
     }
 
     /// Reads one document's state, for reconciliation after an ambiguous failure.
-    async fn status(&self, _code: &str, _request_id: &str) -> Result<DocState, UpstreamError> {
+    async fn status(&self, _code: &str, _ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         Err(UpstreamError::Unsupported)
     }
 }
@@ -92,8 +103,8 @@ where
 /// A configured vendor: ready to call, or missing its credentials.
 #[derive(Debug, Clone)]
 pub enum Entry {
-    /// Callable.
-    Ready(Arc<dyn Vendor>),
+    /// Callable, through its retry policy and per-call wrappers.
+    Ready(Arc<retry::Resilient>),
     /// Configured without credentials: its documents fail with `vendor_not_configured`.
     Unconfigured,
 }
@@ -114,7 +125,12 @@ impl Registry {
                     VendorKind::Auco => Arc::new(auco::Auco::new(vendor)),
                     VendorKind::Zapsign => Arc::new(zapsign::ZapSign::new(vendor)),
                 };
-                Entry::Ready(resilience::wrap(name, vendor, adapter))
+                let wrapped = resilience::wrap(name, vendor, adapter);
+                Entry::Ready(Arc::new(retry::Resilient::new(
+                    name,
+                    wrapped,
+                    vendor.max_attempts(),
+                )))
             } else {
                 tracing::warn!(vendor = %name, "Vendor has no credentials; its documents will fail.");
                 Entry::Unconfigured

@@ -1,17 +1,55 @@
-//! Cross-cutting wrappers around any `Vendor`: each implements the trait and adds one behaviour.
+//! Per-call wrappers around any `Vendor`, each adding one behaviour: the circuit breaker, the
+//! process-wide concurrency cap, rate pacing and call metrics. `wrap` stacks them.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use rand::Rng;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-use super::{Batch, DocState, Reply, UpstreamError, Vendor};
-use crate::settings::VendorSettings;
+use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use crate::metrics;
+use crate::settings::{VendorKind, VendorSettings};
 
-/// Wraps an adapter in the layers every vendor gets, outermost first.
-pub fn wrap(_name: &str, settings: &VendorSettings, adapter: Arc<dyn Vendor>) -> Arc<dyn Vendor> {
-    Arc::new(Limited::new(adapter, settings.max_concurrency()))
+/// The window ZapSign counts its limit in.
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Stacks the per-call layers, outermost first: breaker, metrics, concurrency cap, pacing.
+/// Pacing is innermost so nothing waits between taking a slot and sending.
+pub fn wrap(name: &str, settings: &VendorSettings, adapter: Arc<dyn Vendor>) -> Arc<dyn Vendor> {
+    let paced: Arc<dyn Vendor> = match settings.kind {
+        VendorKind::Zapsign => Arc::new(Paced::new(
+            adapter,
+            settings.requests_per_minute() as usize,
+            RATE_WINDOW,
+        )),
+        VendorKind::Auco => adapter,
+    };
+    let limited = Arc::new(Limited::new(paced, settings.max_concurrency()));
+    let measured = Arc::new(Measured::new(name, limited));
+    Arc::new(Breaker::new(
+        name,
+        measured,
+        settings.breaker_failures(),
+        settings.breaker_cooldown(),
+    ))
 }
+
+/// Whether a reply counts as a vendor failure for the breaker: transport, timeout or `5xx`.
+fn is_failure(reply: &Result<impl Sized, UpstreamError>) -> bool {
+    matches!(
+        reply,
+        Err(UpstreamError::Connect
+            | UpstreamError::Timeout
+            | UpstreamError::Transport
+            | UpstreamError::Server { .. })
+    )
+}
+
+// ---- concurrency cap -----------------------------------------------------------------------
 
 /// Bounds the calls in flight to one vendor across the whole process (`max_concurrency`).
 #[derive(Debug)]
@@ -46,8 +84,274 @@ impl Vendor for Limited {
         self.inner.can_read_status()
     }
 
-    async fn status(&self, code: &str, request_id: &str) -> Result<DocState, UpstreamError> {
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         let _permit = self.permits.acquire().await;
-        self.inner.status(code, request_id).await
+        self.inner.status(code, ctx).await
+    }
+}
+
+// ---- pacing --------------------------------------------------------------------------------
+
+/// Never more than `limit` calls in any `window`, across all requests of the process.
+///
+/// A sliding log of send times rather than a token bucket: ZapSign counts fixed one-minute
+/// windows, and a bucket's burst plus a minute of refill can exceed the limit in one window.
+#[derive(Debug)]
+pub struct Paced {
+    inner: Arc<dyn Vendor>,
+    limit: usize,
+    window: Duration,
+    sent: Mutex<VecDeque<Instant>>,
+}
+
+impl Paced {
+    /// At most `limit` calls of `inner` per `window`.
+    pub fn new(inner: Arc<dyn Vendor>, limit: usize, window: Duration) -> Self {
+        Self {
+            inner,
+            limit: limit.max(1),
+            window,
+            sent: Mutex::new(VecDeque::with_capacity(limit)),
+        }
+    }
+
+    /// Reserves the earliest send time that keeps the limit, and waits for it. A slot past the
+    /// deadline is not taken: the call fails at once and wastes no capacity.
+    async fn slot(&self, deadline: Instant) -> Result<(), UpstreamError> {
+        let at = {
+            let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            let at = match sent.len().checked_sub(self.limit) {
+                Some(i) => sent.get(i).map_or(now, |&t| (t + self.window).max(now)),
+                None => now,
+            };
+            if at > deadline {
+                return Err(UpstreamError::Deadline);
+            }
+            sent.push_back(at);
+            while sent.len() > self.limit {
+                sent.pop_front();
+            }
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Vendor for Paced {
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+        // A per-document vendor makes one HTTP call per code.
+        let calls = if self.inner.batch_size() == 1 {
+            batch.codes.len()
+        } else {
+            1
+        };
+        for _ in 0..calls {
+            if let Err(e) = self.slot(batch.ctx.deadline).await {
+                return vec![Err(e); batch.codes.len()];
+            }
+        }
+        self.inner.cancel(batch).await
+    }
+
+    fn can_read_status(&self) -> bool {
+        self.inner.can_read_status()
+    }
+
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
+        self.slot(ctx.deadline).await?;
+        self.inner.status(code, ctx).await
+    }
+}
+
+// ---- metrics -------------------------------------------------------------------------------
+
+/// Counts and times every call that reaches the vendor.
+#[derive(Debug)]
+pub struct Measured {
+    inner: Arc<dyn Vendor>,
+    name: String,
+}
+
+impl Measured {
+    /// Measures `inner` under the vendor label `name`.
+    pub fn new(name: &str, inner: Arc<dyn Vendor>) -> Self {
+        Self {
+            inner,
+            name: name.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl Vendor for Measured {
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+        let started = std::time::Instant::now();
+        let replies = self.inner.cancel(batch).await;
+        let outcome = replies.first().map_or("ok", |r| match r {
+            Ok(_) => "ok",
+            Err(e) => e.code().as_str(),
+        });
+        metrics::vendor_call(&self.name, outcome, started.elapsed());
+        replies
+    }
+
+    fn can_read_status(&self) -> bool {
+        self.inner.can_read_status()
+    }
+
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
+        let started = std::time::Instant::now();
+        let state = self.inner.status(code, ctx).await;
+        let outcome = state.as_ref().map_or_else(|e| e.code().as_str(), |_| "ok");
+        metrics::vendor_call(&self.name, outcome, started.elapsed());
+        state
+    }
+}
+
+// ---- circuit breaker -----------------------------------------------------------------------
+
+/// Opens after `threshold` consecutive failures; while open, calls fail at once with
+/// `CircuitOpen`; after a jittered cool-down one probe call decides whether it closes.
+#[derive(Debug)]
+pub struct Breaker {
+    inner: Arc<dyn Vendor>,
+    name: String,
+    threshold: u32,
+    cooldown: Duration,
+    state: Mutex<BreakerState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BreakerState {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One probe call is in flight.
+    Probing,
+}
+
+/// Permission to call; a probe that is dropped unfinished reopens the breaker.
+struct Admission<'a> {
+    breaker: &'a Breaker,
+    probe: bool,
+    settled: bool,
+}
+
+impl Admission<'_> {
+    fn settle(mut self, failed: bool) {
+        self.settled = true;
+        self.breaker.record(failed, self.probe);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.settled {
+            self.breaker.record(true, true);
+        }
+    }
+}
+
+impl Breaker {
+    /// A closed breaker around `inner`.
+    pub fn new(name: &str, inner: Arc<dyn Vendor>, threshold: u32, cooldown: Duration) -> Self {
+        metrics::circuit_open(name, false);
+        Self {
+            inner,
+            name: name.to_owned(),
+            threshold: threshold.max(1),
+            cooldown,
+            state: Mutex::new(BreakerState::Closed { failures: 0 }),
+        }
+    }
+
+    fn admit(&self) -> Option<Admission<'_>> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let probe = match *state {
+            BreakerState::Closed { .. } => false,
+            BreakerState::Open { until } if Instant::now() >= until => {
+                *state = BreakerState::Probing;
+                true
+            }
+            BreakerState::Open { .. } | BreakerState::Probing => return None,
+        };
+        Some(Admission {
+            breaker: self,
+            probe,
+            settled: false,
+        })
+    }
+
+    fn record(&self, failed: bool, probe: bool) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = match (*state, failed) {
+            (BreakerState::Probing, true) if probe => self.open_state(),
+            (BreakerState::Probing, false) if probe => BreakerState::Closed { failures: 0 },
+            (BreakerState::Closed { failures }, true) if failures + 1 >= self.threshold => {
+                self.open_state()
+            }
+            (BreakerState::Closed { failures }, true) => BreakerState::Closed {
+                failures: failures + 1,
+            },
+            (BreakerState::Closed { .. }, false) => BreakerState::Closed { failures: 0 },
+            // A call admitted before the breaker opened, or before another probe: no change.
+            (BreakerState::Open { .. } | BreakerState::Probing, _) => *state,
+        };
+        if next != *state {
+            let open = !matches!(next, BreakerState::Closed { .. });
+            if open != !matches!(*state, BreakerState::Closed { .. }) {
+                metrics::circuit_open(&self.name, open);
+                tracing::warn!(vendor = %self.name, open, "Circuit breaker changed state.");
+            }
+            *state = next;
+        }
+    }
+
+    fn open_state(&self) -> BreakerState {
+        let jitter = rand::rng().random_range(0.8..1.2);
+        BreakerState::Open {
+            until: Instant::now() + self.cooldown.mul_f64(jitter),
+        }
+    }
+}
+
+#[async_trait]
+impl Vendor for Breaker {
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+        let Some(admission) = self.admit() else {
+            return vec![Err(UpstreamError::CircuitOpen); batch.codes.len()];
+        };
+        let replies = self.inner.cancel(batch).await;
+        admission.settle(replies.iter().any(is_failure));
+        replies
+    }
+
+    fn can_read_status(&self) -> bool {
+        self.inner.can_read_status()
+    }
+
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
+        let admission = self.admit().ok_or(UpstreamError::CircuitOpen)?;
+        let state = self.inner.status(code, ctx).await;
+        admission.settle(is_failure(&state));
+        state
     }
 }

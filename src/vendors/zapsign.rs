@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::http::{self, RawAnswer};
-use super::{one_by_one, Answer, Batch, DocState, Reply, UpstreamError, Vendor};
+use super::{one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::model::{ErrorCode, Outcome};
 use crate::settings::VendorSettings;
 
@@ -54,7 +54,7 @@ impl ZapSign {
                 rejected_reason: batch.message,
                 notify_signer: batch.notify_signers,
             });
-        classify(&http::send(request, batch.request_id).await?)
+        classify(&http::send(request, batch.ctx.request_id).await?)
     }
 }
 
@@ -74,12 +74,12 @@ impl Vendor for ZapSign {
         true
     }
 
-    async fn status(&self, code: &str, request_id: &str) -> Result<DocState, UpstreamError> {
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         let request = self
             .client
             .get(format!("{}/docs/{code}/", self.base_url))
             .bearer_auth(self.api_token.expose_secret());
-        classify_status(&http::send(request, request_id).await?)
+        classify_status(&http::send(request, ctx.request_id).await?)
     }
 }
 

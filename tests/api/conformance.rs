@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::json;
 use signgate::model::{ErrorCode, Outcome};
 use signgate::settings::Settings;
-use signgate::vendors::{auco::Auco, zapsign::ZapSign, Batch, Reply, UpstreamError, Vendor};
+use signgate::vendors::{
+    auco::Auco, zapsign::ZapSign, Batch, CallContext, Reply, UpstreamError, Vendor,
+};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -208,7 +210,10 @@ async fn cancel_one(vendor: &dyn Vendor) -> Reply {
         message: "m",
         email: "a@b.co",
         notify_signers: true,
-        request_id: "conformance",
+        ctx: CallContext {
+            request_id: "conformance",
+            deadline: tokio::time::Instant::now() + Duration::from_secs(10),
+        },
     };
     let mut replies = vendor.cancel(&batch).await;
     assert_eq!(replies.len(), 1, "one reply per code");

@@ -1,0 +1,83 @@
+//! Metric names and recording helpers; the Prometheus recorder behind `GET /metrics`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::model::DocumentResult;
+
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide recorder, installed on first use (several apps in one test process share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed; this one's handle then renders nothing,
+        // which the metrics test would catch.
+        let _ = ::metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// One HTTP request answered.
+pub fn http_request(route: &'static str, status: u16, elapsed: Duration) {
+    ::metrics::counter!("signgate_http_requests_total", "route" => route, "status" => status.to_string())
+        .increment(1);
+    ::metrics::histogram!("signgate_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Requests in flight, up or down by one.
+pub fn in_flight(delta: f64) {
+    ::metrics::gauge!("signgate_in_flight_requests").increment(delta);
+}
+
+/// The final outcome of every document of a request.
+pub fn documents(results: &[DocumentResult]) {
+    for result in results {
+        let vendor = result
+            .vendor
+            .as_ref()
+            .map_or("none", |v| v.as_str())
+            .to_owned();
+        let error = result.outcome.error_code().map_or("", |c| c.as_str());
+        ::metrics::counter!(
+            "signgate_documents_total",
+            "vendor" => vendor,
+            "status" => result.outcome.status().as_str(),
+            "error_code" => error,
+        )
+        .increment(1);
+    }
+}
+
+/// One call that reached a vendor (`outcome` is `ok` or an error code).
+pub fn vendor_call(vendor: &str, outcome: &'static str, elapsed: Duration) {
+    ::metrics::counter!("signgate_vendor_requests_total", "vendor" => vendor.to_owned(), "outcome" => outcome)
+        .increment(1);
+    ::metrics::histogram!("signgate_vendor_request_duration_seconds", "vendor" => vendor.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+/// One retried call.
+pub fn vendor_retry(vendor: &str) {
+    ::metrics::counter!("signgate_vendor_retries_total", "vendor" => vendor.to_owned())
+        .increment(1);
+}
+
+/// The breaker's state: 1 open (or probing), 0 closed.
+pub fn circuit_open(vendor: &str, open: bool) {
+    ::metrics::gauge!("signgate_vendor_circuit_open", "vendor" => vendor.to_owned()).set(if open {
+        1.0
+    } else {
+        0.0
+    });
+}

@@ -1,0 +1,340 @@
+//! The per-document retry policy on top of a wrapped vendor: safe retries, reconciliation by
+//! status read after ambiguous failures, single re-sends to attribute a rejected batch, and
+//! refinement of unexplained refusals. It spans several calls per document, so it sits above
+//! the per-call wrappers instead of being one of them.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::future::join_all;
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use crate::metrics;
+use crate::model::{ErrorCode, Outcome};
+
+/// First backoff; doubled per round, with full jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What one request asks of a vendor, apart from the codes.
+#[derive(Debug, Clone, Copy)]
+pub struct Details<'a> {
+    /// The reason.
+    pub message: &'a str,
+    /// Who cancels.
+    pub email: &'a str,
+    /// Whether signers are told.
+    pub notify_signers: bool,
+    /// Request id and deadline.
+    pub ctx: CallContext<'a>,
+}
+
+/// One document's settled result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The HTTP status of the last vendor answer about it.
+    pub vendor_status: Option<u16>,
+    /// Cancel calls that carried it.
+    pub calls: u32,
+}
+
+/// A vendor with its retry policy and retry budget.
+#[derive(Debug)]
+pub struct Resilient {
+    name: String,
+    vendor: Arc<dyn Vendor>,
+    max_attempts: u32,
+    budget: Budget,
+}
+
+/// One document's progress through the rounds.
+struct Doc {
+    code: String,
+    calls: u32,
+    /// An earlier call of this request may have cancelled it.
+    ambiguous: bool,
+    last_error: Option<UpstreamError>,
+    vendor_status: Option<u16>,
+    outcome: Option<Outcome>,
+}
+
+impl Resilient {
+    /// The policy for `vendor` (already wrapped in the per-call layers).
+    pub fn new(name: &str, vendor: Arc<dyn Vendor>, max_attempts: u32) -> Self {
+        Self {
+            name: name.to_owned(),
+            vendor,
+            max_attempts: max_attempts.max(1),
+            budget: Budget::new(),
+        }
+    }
+
+    /// Most codes per cancel call.
+    pub fn batch_size(&self) -> usize {
+        self.vendor.batch_size().max(1)
+    }
+
+    /// Cancels `codes` (at most `batch_size()`), retrying and reconciling as SPEC 3.3 allows,
+    /// and returns one settled result per code, in order.
+    pub async fn cancel(&self, codes: &[String], details: &Details<'_>) -> Vec<Settled> {
+        let mut docs: Vec<Doc> = codes.iter().map(|c| Doc::new(c)).collect();
+        let mut pending: Vec<usize> = (0..docs.len()).collect();
+        let mut singles = false;
+        let mut round = 0;
+        while !pending.is_empty() {
+            let replies = self.send(&docs, &pending, singles, details).await;
+            let mut retry = Vec::new();
+            let mut reconcile = Vec::new();
+            let mut wait = Duration::ZERO;
+            for (i, reply) in replies {
+                let doc = &mut docs[i];
+                doc.calls += 1;
+                match reply {
+                    Ok(answer) => doc.settle_answer(answer.outcome, answer.http_status),
+                    Err(UpstreamError::BatchRejected) if doc.calls < self.max_attempts => {
+                        singles = true;
+                        retry.push(i);
+                    }
+                    Err(e) if e.is_ambiguous() && self.vendor.can_read_status() => {
+                        doc.ambiguous = true;
+                        doc.fail(e);
+                        reconcile.push(i);
+                    }
+                    Err(e) if is_retry_safe(&e) && self.may_retry(doc) => {
+                        wait = wait.max(e.retry_after().unwrap_or_default());
+                        doc.fail(e);
+                        retry.push(i);
+                    }
+                    Err(e) => doc.settle_error(e),
+                }
+            }
+            for (i, state) in self.read_states(&docs, &reconcile, details.ctx).await {
+                match state {
+                    Ok(DocState::InProgress) if self.may_retry(&docs[i]) => retry.push(i),
+                    Ok(state) => docs[i].settle_state(state),
+                    Err(_) => docs[i].settle_last_error(),
+                }
+            }
+            round += 1;
+            wait = wait.max(backoff(round));
+            if !retry.is_empty() && Instant::now() + wait >= details.ctx.deadline {
+                retry.drain(..).for_each(|i| docs[i].settle_last_error());
+            }
+            if !retry.is_empty() {
+                tokio::time::sleep(wait).await;
+            }
+            pending = retry;
+        }
+        self.refine_refusals(&mut docs, details.ctx).await;
+        docs.into_iter().map(Doc::into_settled).collect()
+    }
+
+    /// Sends the pending documents: in batches, or one per call after a rejected batch.
+    async fn send(
+        &self,
+        docs: &[Doc],
+        pending: &[usize],
+        singles: bool,
+        details: &Details<'_>,
+    ) -> Vec<(usize, Reply)> {
+        let size = if singles { 1 } else { self.batch_size() };
+        let calls = pending.chunks(size).map(|chunk| async move {
+            let codes: Vec<String> = chunk.iter().map(|&i| docs[i].code.clone()).collect();
+            let first = chunk.iter().all(|&i| docs[i].calls == 0);
+            if first {
+                self.budget.deposit();
+            }
+            let batch = Batch {
+                codes: &codes,
+                message: details.message,
+                email: details.email,
+                notify_signers: details.notify_signers,
+                ctx: details.ctx,
+            };
+            let replies = self.vendor.cancel(&batch).await;
+            chunk.iter().copied().zip(replies).collect::<Vec<_>>()
+        });
+        join_all(calls).await.into_iter().flatten().collect()
+    }
+
+    async fn read_states(
+        &self,
+        docs: &[Doc],
+        indices: &[usize],
+        ctx: CallContext<'_>,
+    ) -> Vec<(usize, Result<DocState, UpstreamError>)> {
+        let reads = indices
+            .iter()
+            .map(|&i| async move { (i, self.vendor.status(&docs[i].code, &ctx).await) });
+        join_all(reads).await
+    }
+
+    /// Auco refuses without a reason; a status read (when possible) says which reason.
+    async fn refine_refusals(&self, docs: &mut [Doc], ctx: CallContext<'_>) {
+        if !self.vendor.can_read_status() {
+            return;
+        }
+        let refused: Vec<usize> = (0..docs.len())
+            .filter(|&i| {
+                docs[i].outcome.as_ref().and_then(Outcome::error_code)
+                    == Some(ErrorCode::VendorRefused)
+            })
+            .collect();
+        for (i, state) in self.read_states(docs, &refused, ctx).await {
+            if let Ok(
+                state @ (DocState::Cancelled
+                | DocState::Signed
+                | DocState::Closed
+                | DocState::NotFound),
+            ) = state
+            {
+                docs[i].settle_state(state);
+            }
+        }
+    }
+
+    /// A retry needs an attempt left and a token from the budget.
+    fn may_retry(&self, doc: &Doc) -> bool {
+        let allowed = doc.calls < self.max_attempts && self.budget.withdraw();
+        if allowed {
+            metrics::vendor_retry(&self.name);
+        }
+        allowed
+    }
+}
+
+/// Nothing was done at the vendor, so sending again is safe: no connection, or `429`/`503`.
+fn is_retry_safe(error: &UpstreamError) -> bool {
+    match error {
+        UpstreamError::Connect | UpstreamError::RateLimited { .. } => true,
+        UpstreamError::Server { status, .. } => *status == 503,
+        UpstreamError::Timeout
+        | UpstreamError::Transport
+        | UpstreamError::BadResponse { .. }
+        | UpstreamError::BatchRejected
+        | UpstreamError::CircuitOpen
+        | UpstreamError::Deadline
+        | UpstreamError::Unsupported => false,
+    }
+}
+
+/// Exponential backoff with full jitter for round `round` (1-based).
+fn backoff(round: u32) -> Duration {
+    let ceiling = BASE_BACKOFF * 2u32.saturating_pow(round.saturating_sub(1).min(6));
+    ceiling.mul_f64(rand::rng().random_range(0.0..1.0))
+}
+
+impl Doc {
+    fn new(code: &str) -> Self {
+        Self {
+            code: code.to_owned(),
+            calls: 0,
+            ambiguous: false,
+            last_error: None,
+            vendor_status: None,
+            outcome: None,
+        }
+    }
+
+    fn settle_answer(&mut self, outcome: Outcome, http_status: u16) {
+        self.vendor_status = Some(http_status);
+        // "Already cancelled" after our own ambiguous attempt means our attempt worked.
+        let ours = self.ambiguous && outcome.error_code() == Some(ErrorCode::AlreadyCancelled);
+        self.outcome = Some(if ours { Outcome::Cancelled } else { outcome });
+    }
+
+    fn fail(&mut self, error: UpstreamError) {
+        self.vendor_status = error.http_status().or(self.vendor_status);
+        self.last_error = Some(error);
+    }
+
+    fn settle_error(&mut self, error: UpstreamError) {
+        self.fail(error.clone());
+        self.outcome = Some(error.into_outcome());
+    }
+
+    fn settle_last_error(&mut self) {
+        let error = self.last_error.clone().unwrap_or(UpstreamError::Deadline);
+        self.outcome = Some(error.into_outcome());
+    }
+
+    fn settle_state(&mut self, state: DocState) {
+        self.outcome = Some(match state {
+            DocState::Cancelled if self.ambiguous => Outcome::Cancelled,
+            DocState::Cancelled => Outcome::failed(
+                ErrorCode::AlreadyCancelled,
+                "The document was already cancelled.",
+            ),
+            DocState::Signed => {
+                Outcome::failed(ErrorCode::AlreadySigned, "The document is already signed.")
+            }
+            DocState::Closed => Outcome::failed(
+                ErrorCode::NotCancellable,
+                "The vendor will not cancel the document in its current state (expired).",
+            ),
+            DocState::NotFound => Outcome::failed(
+                ErrorCode::NotFound,
+                "The vendor does not know this document.",
+            ),
+            DocState::InProgress => return self.settle_last_error(),
+        });
+    }
+
+    fn into_settled(self) -> Settled {
+        Settled {
+            outcome: self
+                .outcome
+                .unwrap_or_else(|| UpstreamError::Deadline.into_outcome()),
+            vendor_status: self.vendor_status,
+            calls: self.calls,
+        }
+    }
+}
+
+// ---- retry budget --------------------------------------------------------------------------
+
+/// Retries may add at most 20% to a vendor's traffic, plus a floor of one per second, so a
+/// failing vendor is not hammered.
+#[derive(Debug)]
+struct Budget {
+    state: Mutex<(f64, Instant)>,
+}
+
+const BUDGET_RATIO: f64 = 0.2;
+const BUDGET_FLOOR_PER_SEC: f64 = 1.0;
+const BUDGET_MAX: f64 = 100.0;
+const BUDGET_START: f64 = 10.0;
+
+impl Budget {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new((BUDGET_START, Instant::now())),
+        }
+    }
+
+    fn refill(state: &mut (f64, Instant)) {
+        let now = Instant::now();
+        let earned = now.duration_since(state.1).as_secs_f64() * BUDGET_FLOOR_PER_SEC;
+        *state = ((state.0 + earned).min(BUDGET_MAX), now);
+    }
+
+    fn deposit(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::refill(&mut state);
+        state.0 = (state.0 + BUDGET_RATIO).min(BUDGET_MAX);
+    }
+
+    fn withdraw(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::refill(&mut state);
+        if state.0 >= 1.0 {
+            state.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
