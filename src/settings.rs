@@ -140,9 +140,9 @@ impl VendorSettings {
         Duration::from_millis(self.timeout_ms.unwrap_or(8000))
     }
 
-    /// Timeout for opening a connection.
+    /// Timeout for opening a connection (never longer than the call's total timeout).
     pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms.unwrap_or(2000))
+        Duration::from_millis(self.connect_timeout_ms.unwrap_or(2000)).min(self.timeout())
     }
 
     /// Most calls in flight to this vendor across the process.
@@ -363,12 +363,10 @@ fn validate_vendor(name: &str, v: &VendorSettings, deadline_ms: u64) -> Result<(
         ));
     }
     positive(&key("timeout_ms"), v.timeout().as_millis() as u64)?;
-    if v.connect_timeout() > v.timeout() || v.connect_timeout().is_zero() {
-        return Err(SettingsError::at(
-            &key("connect_timeout_ms"),
-            "must be greater than 0 and at most timeout_ms",
-        ));
-    }
+    positive(
+        &key("connect_timeout_ms"),
+        v.connect_timeout_ms.unwrap_or(1),
+    )?;
     positive(&key("max_concurrency"), v.max_concurrency() as u64)?;
     positive(&key("max_attempts"), u64::from(v.max_attempts()))?;
     positive(&key("breaker_failures"), u64::from(v.breaker_failures()))?;

@@ -5,3 +5,4 @@ mod conformance;
 mod helpers;
 mod http_errors;
 mod process;
+mod resilience;
