@@ -355,3 +355,116 @@ impl Vendor for Breaker {
         state
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Outcome;
+    use crate::vendors::Answer;
+
+    /// Answers every call at once and records when it came.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        at: Mutex<Vec<Instant>>,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl Vendor for Recorder {
+        fn batch_size(&self) -> usize {
+            1
+        }
+
+        async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+            self.at.lock().unwrap().push(Instant::now());
+            let reply = if self.fail {
+                Err(UpstreamError::Timeout)
+            } else {
+                Ok(Answer {
+                    outcome: Outcome::Cancelled,
+                    http_status: 200,
+                })
+            };
+            vec![reply; batch.codes.len()]
+        }
+    }
+
+    fn batch<'a>(codes: &'a [String], deadline: Instant) -> Batch<'a> {
+        Batch {
+            codes,
+            message: "m",
+            email: "a@b.co",
+            notify_signers: true,
+            ctx: CallContext {
+                request_id: "t",
+                deadline,
+            },
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_keeps_every_window_at_or_under_the_limit() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Arc::new(Paced::new(recorder.clone(), 3, Duration::from_secs(60)));
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let codes = vec!["X".to_string()];
+        let calls = (0..10).map(|_| {
+            let paced = Arc::clone(&paced);
+            let codes = codes.clone();
+            async move { paced.cancel(&batch(&codes, deadline)).await }
+        });
+        futures::future::join_all(calls).await;
+
+        let at = recorder.at.lock().unwrap().clone();
+        assert_eq!(at.len(), 10);
+        for (i, start) in at.iter().enumerate() {
+            let in_window = at[i..]
+                .iter()
+                .filter(|&&t| t < *start + Duration::from_secs(60))
+                .count();
+            assert!(in_window <= 3, "{in_window} calls within 60 s of call {i}");
+        }
+        assert!(
+            at[9] - at[0] < Duration::from_secs(181),
+            "pacing waited longer than needed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_refuses_a_slot_past_the_deadline_without_calling() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Paced::new(recorder.clone(), 1, Duration::from_secs(60));
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert!(paced.cancel(&batch(&codes, deadline)).await[0].is_ok());
+        let late = paced.cancel(&batch(&codes, deadline)).await;
+        assert_eq!(late[0], Err(UpstreamError::Deadline));
+        assert_eq!(recorder.at.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_unfinished_reopens_the_breaker() {
+        let recorder = Arc::new(Recorder {
+            fail: true,
+            ..Recorder::default()
+        });
+        let breaker = Breaker::new("t", recorder.clone(), 1, Duration::from_secs(1));
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(600);
+        breaker.cancel(&batch(&codes, deadline)).await;
+        assert_eq!(
+            breaker.cancel(&batch(&codes, deadline)).await[0],
+            Err(UpstreamError::CircuitOpen)
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let admission = breaker
+            .admit()
+            .expect("a probe is let through after the cool-down");
+        drop(admission);
+        assert!(
+            breaker.admit().is_none(),
+            "an abandoned probe must not leave the breaker stuck"
+        );
+        assert_eq!(recorder.at.lock().unwrap().len(), 1);
+    }
+}

@@ -186,3 +186,40 @@ fn check_config_names_an_invalid_value() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("vendors.zapsign.timeout_ms"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sigterm_mid_request_lets_the_request_finish_then_exits_zero() {
+    let auco = MockServer::start().await;
+    let zapsign = MockServer::start().await;
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .expect(1)
+        .mount(&zapsign)
+        .await;
+    let vars: Vec<(String, String)> = base_vars(&auco.uri(), &zapsign.uri()).into_iter().collect();
+    let mut gateway = Gateway::start(&vars);
+    let address = gateway.wait_for("signgate is listening.")["address"]
+        .as_str()
+        .expect("address")
+        .to_owned();
+
+    let request = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://{address}/documents/cancel"))
+            .bearer_auth(API_KEY)
+            .json(&body_for(&["0a1b2c3d-0000-4000-8000-000000000001"]))
+            .send()
+            .await
+            .expect("the request in flight is answered")
+            .json::<Value>()
+            .await
+            .expect("json")
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    gateway.terminate();
+    let answer = request.await.expect("the request task ends");
+    let (code, output) = gateway.finish();
+
+    assert_eq!(answer["results"][0]["status"], "cancelled", "{output}");
+    assert_eq!(code, Some(0), "{output}");
+}
