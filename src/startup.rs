@@ -62,15 +62,21 @@ impl AppState {
         self.gateway
             .execute(command, &mut results, request_id, deadline)
             .await;
+        crate::metrics::documents(&results);
         results
     }
 }
 
-/// The router with every layer, outermost last.
+/// The router with every layer.
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.server.max_body_bytes;
-    crate::routes::router(state)
-        .layer(DefaultBodyLimit::max(max_body))
+    with_layers(crate::routes::router(state), max_body)
+}
+
+/// The layers around any router, outermost last: body limit, panic catcher, request context.
+pub fn with_layers(router: Router, max_body_bytes: usize) -> Router {
+    router
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("A request handler panicked.");
             axum::response::IntoResponse::into_response(ApiError::Internal)
@@ -159,5 +165,43 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_with_the_request_id() {
+        let router = Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                if true {
+                    panic!("a bug");
+                }
+                "unreachable"
+            }),
+        );
+        let request = Request::get("/boom")
+            .header("x-request-id", "r-1")
+            .body(Body::empty());
+
+        let response = with_layers(router, 1024)
+            .oneshot(request.unwrap())
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "internal");
+        assert_eq!(json["error"]["request_id"], "r-1");
+        assert!(!json["error"]["message"].as_str().unwrap().contains("a bug"));
     }
 }

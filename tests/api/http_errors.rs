@@ -223,3 +223,56 @@ async fn livez_answers_without_a_key() {
         .expect("answer");
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn metrics_expose_requests_documents_and_vendor_calls() {
+    let app = spawn_app().await;
+    wiremock::Mock::given(wiremock::matchers::path("/api/v1/refuse/"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&app.zapsign)
+        .await;
+    app.cancel_ok(&body_for(&[
+        "0a1b2c3d-0000-4000-8000-000000000001",
+        "lower-case",
+    ]))
+    .await;
+
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("answer");
+
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("text");
+    for needle in [
+        "signgate_http_requests_total{route=\"/documents/cancel\",status=\"200\"}",
+        "signgate_http_request_duration_seconds_bucket{route=\"/documents/cancel\"",
+        "signgate_documents_total{vendor=\"zapsign\",status=\"cancelled\",error_code=\"\"}",
+        "signgate_documents_total{vendor=\"none\",status=\"failed\",error_code=\"unroutable\"}",
+        "signgate_vendor_requests_total{vendor=\"zapsign\",outcome=\"ok\"}",
+        "signgate_vendor_request_duration_seconds_bucket{vendor=\"zapsign\"",
+        "signgate_vendor_circuit_open{vendor=\"auco\"} 0",
+        "signgate_in_flight_requests",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.yaml"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .expect("text")
+        .starts_with("openapi: 3.1"));
+}
