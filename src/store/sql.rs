@@ -7,7 +7,8 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{AuditRow, Begin, StoreError, Timestamp};
 
-/// How many times `begin` re-reads a key that changed between its claim and its read.
+/// How many claims `begin` tries when the key keeps changing between its claim and its read
+/// (other requests releasing or taking it over); after that it answers `InProgress`.
 pub(super) const BEGIN_ATTEMPTS: usize = 4;
 
 /// Claims a key: inserts it, or overwrites it when expired or when its same-fingerprint lock is

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use signgate::store::{connect, AuditRow, Begin, Store, Timestamp};
+use signgate::store::{connect, AuditRow, Begin, Store, Timestamp, STATUS_PENDING};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tokio::sync::Barrier;
 use uuid::Uuid;
@@ -77,7 +77,7 @@ pub fn pending(request_id: &str, position: u32, code: &str, received_at: Timesta
         code: code.to_owned(),
         vendor: Some("zapsign".to_owned()),
         vendor_code: Some(code.trim_start_matches("zapsign:").to_owned()),
-        status: "pending".to_owned(),
+        status: STATUS_PENDING.to_owned(),
         error_code: None,
         vendor_status: None,
         vendor_calls: 0,
