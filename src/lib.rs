@@ -19,5 +19,6 @@ pub mod routes;
 pub mod routing;
 pub mod settings;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod vendors;

@@ -1,0 +1,196 @@
+//! The SQL both backends run, and the mapping between database rows and `AuditRow`.
+//!
+//! The statements are written once in the dialect SQLite and Postgres share (`$N` parameters,
+//! `INSERT ... ON CONFLICT ... DO UPDATE ... WHERE`), so the two stores cannot drift apart.
+
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use super::{AuditRow, Begin, StoreError, Timestamp};
+
+/// How many claims `begin` tries when the key keeps changing between its claim and its read
+/// (other requests releasing or taking it over); after that it answers `InProgress`.
+pub(super) const BEGIN_ATTEMPTS: usize = 4;
+
+/// Claims a key: inserts it, or overwrites it when expired or when its same-fingerprint lock is
+/// stale. One statement, so concurrent claims serialise on the row and at most one succeeds.
+/// `$1` key, `$2` fingerprint, `$3` now, `$4` expires_at, `$5` locks taken before are stale.
+pub(super) const CLAIM_KEY: &str = "\
+INSERT INTO idempotency_keys (key, fingerprint, state, body, locked_at, expires_at)
+VALUES ($1, $2, 'in_progress', NULL, $3, $4)
+ON CONFLICT (key) DO UPDATE SET
+    fingerprint = excluded.fingerprint,
+    state = excluded.state,
+    body = NULL,
+    locked_at = excluded.locked_at,
+    expires_at = excluded.expires_at
+WHERE idempotency_keys.expires_at <= excluded.locked_at
+   OR (idempotency_keys.state = 'in_progress'
+       AND idempotency_keys.fingerprint = excluded.fingerprint
+       AND idempotency_keys.locked_at < $5)";
+
+/// `$1` key.
+pub(super) const SELECT_KEY: &str = "\
+SELECT fingerprint, state, body, locked_at, expires_at FROM idempotency_keys WHERE key = $1";
+
+/// `$1` key, `$2` fingerprint, `$3` body, `$4` now.
+pub(super) const COMPLETE_KEY: &str = "\
+UPDATE idempotency_keys SET state = 'completed', body = $3, locked_at = $4
+WHERE key = $1 AND fingerprint = $2 AND state = 'in_progress'";
+
+/// `$1` key, `$2` fingerprint.
+pub(super) const RELEASE_KEY: &str = "\
+DELETE FROM idempotency_keys WHERE key = $1 AND fingerprint = $2 AND state = 'in_progress'";
+
+/// `$1` now.
+pub(super) const PURGE_EXPIRED: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
+
+/// The head of the multi-row insert built by `insert_audit_rows`.
+const INSERT_AUDIT: &str = "\
+INSERT INTO audit_events (request_id, position, idempotency_key, received_at, finished_at, \
+email, message, code, vendor, vendor_code, status, error_code, vendor_status, vendor_calls) ";
+
+/// Rows per `INSERT` statement: 14 parameters each stays far below both databases' limits.
+pub(super) const INSERT_CHUNK: usize = 500;
+
+/// `$1` status, `$2` error_code, `$3` finished_at, `$4` vendor_status, `$5` vendor_calls,
+/// `$6` request_id, `$7` position.
+pub(super) const FINISH_AUDIT: &str = "\
+UPDATE audit_events
+SET status = $1, error_code = $2, finished_at = $3, vendor_status = $4, vendor_calls = $5
+WHERE request_id = $6 AND position = $7";
+
+/// `$1` code, `$2` limit.
+pub(super) const HISTORY: &str = "\
+SELECT request_id, position, idempotency_key, received_at, finished_at, email, message, code,
+       vendor, vendor_code, status, error_code, vendor_status, vendor_calls
+FROM audit_events WHERE code = $1
+ORDER BY received_at DESC, request_id, position
+LIMIT $2";
+
+/// An `idempotency_keys` row as `begin` reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct KeyRow {
+    fingerprint: String,
+    state: String,
+    body: Option<Vec<u8>>,
+    locked_at: i64,
+    expires_at: i64,
+}
+
+/// What `begin` learned from reading a key it could not claim.
+pub(super) enum Seen {
+    /// The row settles the answer.
+    Decided(Begin),
+    /// The row vanished or became claimable since the claim: claim again.
+    Changed,
+}
+
+/// Decides `begin` from the row found after a failed claim, with the claim's own limits.
+pub(super) fn classify(
+    row: Option<KeyRow>,
+    fingerprint: &str,
+    now: Timestamp,
+    stale_before: Timestamp,
+) -> Result<Seen, StoreError> {
+    let Some(row) = row else {
+        return Ok(Seen::Changed);
+    };
+    if row.expires_at <= now.as_millis() {
+        return Ok(Seen::Changed);
+    }
+    if row.fingerprint != fingerprint {
+        return Ok(Seen::Decided(Begin::Mismatch));
+    }
+    match row.state.as_str() {
+        "completed" => match row.body {
+            Some(body) => Ok(Seen::Decided(Begin::Replay(body))),
+            None => Err(StoreError::Corrupt(
+                "a completed idempotency key has no body".to_owned(),
+            )),
+        },
+        "in_progress" if row.locked_at < stale_before.as_millis() => Ok(Seen::Changed),
+        "in_progress" => Ok(Seen::Decided(Begin::InProgress)),
+        other => Err(StoreError::Corrupt(format!(
+            "an idempotency key has the unknown state `{other}`"
+        ))),
+    }
+}
+
+/// An `audit_events` row as stored: integers are `BIGINT` in both databases.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditRecord {
+    request_id: String,
+    position: i64,
+    idempotency_key: Option<String>,
+    received_at: i64,
+    finished_at: Option<i64>,
+    email: String,
+    message: String,
+    code: String,
+    vendor: Option<String>,
+    vendor_code: Option<String>,
+    status: String,
+    error_code: Option<String>,
+    vendor_status: Option<i64>,
+    vendor_calls: i64,
+}
+
+impl TryFrom<AuditRecord> for AuditRow {
+    type Error = StoreError;
+
+    fn try_from(record: AuditRecord) -> Result<Self, StoreError> {
+        let out_of_range =
+            |column: &str| StoreError::Corrupt(format!("audit_events.{column} is out of range"));
+        Ok(Self {
+            position: u32::try_from(record.position).map_err(|_| out_of_range("position"))?,
+            vendor_status: record
+                .vendor_status
+                .map(u16::try_from)
+                .transpose()
+                .map_err(|_| out_of_range("vendor_status"))?,
+            vendor_calls: u32::try_from(record.vendor_calls)
+                .map_err(|_| out_of_range("vendor_calls"))?,
+            request_id: record.request_id,
+            idempotency_key: record.idempotency_key,
+            received_at: Timestamp::from_millis(record.received_at),
+            finished_at: record.finished_at.map(Timestamp::from_millis),
+            email: record.email,
+            message: record.message,
+            code: record.code,
+            vendor: record.vendor,
+            vendor_code: record.vendor_code,
+            status: record.status,
+            error_code: record.error_code,
+        })
+    }
+}
+
+/// One multi-row `INSERT` of whole audit rows (at most `INSERT_CHUNK` of them).
+pub(super) fn insert_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+{
+    let mut builder = QueryBuilder::new(INSERT_AUDIT);
+    builder.push_values(rows, |mut values, row| {
+        values
+            .push_bind(row.request_id.as_str())
+            .push_bind(i64::from(row.position))
+            .push_bind(row.idempotency_key.as_deref())
+            .push_bind(row.received_at.as_millis())
+            .push_bind(row.finished_at.map(Timestamp::as_millis))
+            .push_bind(row.email.as_str())
+            .push_bind(row.message.as_str())
+            .push_bind(row.code.as_str())
+            .push_bind(row.vendor.as_deref())
+            .push_bind(row.vendor_code.as_deref())
+            .push_bind(row.status.as_str())
+            .push_bind(row.error_code.as_deref())
+            .push_bind(row.vendor_status.map(i64::from))
+            .push_bind(i64::from(row.vendor_calls));
+    });
+    builder
+}

@@ -1,0 +1,68 @@
+//! The store conformance suite: every scenario runs once on SQLite and once on Postgres.
+//!
+//! Postgres variants need `SIGNGATE_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432`);
+//! each test creates and drops its own database. Without the variable they say so and pass;
+//! with it, a server that does not answer fails them.
+
+mod audit;
+mod connect;
+mod failures;
+mod helpers;
+mod idempotency;
+
+/// Turns each `module::scenario` (an `async fn(&Harness)`) into `sqlite::scenario` and
+/// `postgres::scenario` tests.
+macro_rules! on_both_stores {
+    ($($module:ident::$scenario:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let harness = crate::helpers::Harness::sqlite().await;
+                    crate::$module::$scenario(&harness).await;
+                    harness.store.close().await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(harness) =
+                        crate::helpers::Harness::postgres(stringify!($scenario)).await
+                    else {
+                        return;
+                    };
+                    crate::$module::$scenario(&harness).await;
+                    harness.store.close().await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_stores!(
+    idempotency::a_completed_answer_is_replayed_byte_for_byte,
+    idempotency::an_empty_answer_is_replayed_as_empty,
+    idempotency::another_body_is_a_mismatch_while_running_and_after_completion,
+    idempotency::the_same_body_while_running_is_in_progress,
+    idempotency::a_lock_older_than_stale_after_is_taken_over_once,
+    idempotency::an_expired_key_counts_as_new,
+    idempotency::release_lets_the_key_be_used_again,
+    idempotency::release_leaves_a_completed_key_alone,
+    idempotency::complete_fails_when_the_key_is_not_held,
+    idempotency::purge_expired_removes_only_expired_keys,
+    idempotency::twenty_concurrent_begins_on_a_new_key_start_exactly_once,
+    idempotency::twenty_concurrent_takeovers_of_a_stale_lock_start_exactly_once,
+    audit::finished_rows_read_back_whole_newest_first,
+    audit::history_breaks_ties_by_request_id,
+    audit::history_honours_the_limit,
+    audit::history_of_an_unknown_code_is_empty,
+    audit::insert_pending_is_all_or_nothing,
+    audit::finish_with_an_unknown_row_updates_nothing,
+    audit::an_unknown_status_is_refused,
+    audit::a_request_of_many_documents_is_recorded_whole,
+    failures::a_closed_store_refuses_every_call,
+    failures::a_read_only_store_refuses_writes_but_serves_reads,
+);
