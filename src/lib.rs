@@ -6,12 +6,16 @@
 //! each code (`routing`), groups the codes by vendor and calls them concurrently under one
 //! deadline through `vendors` (the `Vendor` trait, wrapped by `vendors::resilience`, implemented
 //! by `vendors::auco` and `vendors::zapsign`); the results (`model`) are merged into the
-//! Auco-style answer back in `routes::cancel`. Request-level failures are `error::ApiError`;
+//! Auco-style answer back in `routes::cancel`. Around the vendor calls, `audit` writes a
+//! `pending` row per document before any call and the outcome after, and `idempotency` makes
+//! client retries safe; both sit on `store` (SQLite or Postgres). Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
 
+pub mod audit;
 pub mod auth;
 pub mod cancellation;
 pub mod error;
+pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod model;

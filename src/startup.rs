@@ -11,12 +11,14 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::audit::{self, RequestMeta};
 use crate::auth::ApiKeys;
 use crate::cancellation::{CancelCommand, Gateway};
 use crate::error::ApiError;
 use crate::model::DocumentResult;
 use crate::routing;
 use crate::settings::Settings;
+use crate::store::Store;
 use crate::vendors::Registry;
 
 /// Shared by every request.
@@ -28,12 +30,18 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     /// The accepted API keys.
     pub keys: Arc<ApiKeys>,
+    /// Idempotency keys and the audit trail.
+    pub store: Arc<dyn Store>,
     draining: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// State for these settings and vendors.
-    pub fn new(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: Settings,
+        registry: Registry,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Self> {
         crate::metrics::handle();
         let router = routing::Router::from_settings(&settings)?;
         let api_key = settings
@@ -45,6 +53,7 @@ impl AppState {
         Ok(Self {
             gateway: Arc::new(Gateway::new(router, registry)),
             keys: Arc::new(keys),
+            store,
             settings: Arc::new(settings),
             draining: Arc::new(AtomicBool::new(false)),
         })
@@ -55,15 +64,24 @@ impl AppState {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Carries out a validated cancel request under the request deadline.
-    pub async fn cancel(&self, command: &CancelCommand, request_id: &str) -> Vec<DocumentResult> {
+    /// Carries out a validated cancel request under the request deadline: routes it, writes
+    /// the pending audit rows (`503` and no vendor call if that fails), calls the vendors, and
+    /// records the outcomes.
+    pub async fn cancel(
+        &self,
+        command: &CancelCommand,
+        meta: &RequestMeta,
+    ) -> Result<Vec<DocumentResult>, ApiError> {
         let deadline = Instant::now() + self.settings.server.request_timeout();
         let mut results = self.gateway.plan(command);
+        let rows = audit::pending_rows(meta, command, &results);
+        audit::write_pending(&self.store, &rows).await?;
         self.gateway
-            .execute(command, &mut results, request_id, deadline)
+            .execute(command, &mut results, &meta.request_id, deadline)
             .await;
+        audit::record_outcomes(&self.store, rows, &results).await;
         crate::metrics::documents(&results);
-        results
+        Ok(results)
     }
 }
 
@@ -101,10 +119,16 @@ impl Application {
 
     /// Like `build`, with the vendors supplied by the caller.
     pub async fn build_with(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
+        let store = crate::store::connect(&settings.store.url).await?;
         let addr = settings.listen_addr()?;
         let listener = TcpListener::bind(addr).await?;
-        let state = AppState::new(settings, registry)?;
+        let state = AppState::new(settings, registry, store)?;
         Ok(Self { listener, state })
+    }
+
+    /// The store this service writes to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.state.store)
     }
 
     /// The bound address.
@@ -127,6 +151,7 @@ impl Application {
             tracing::info!("Stop requested; finishing requests in flight.");
             let _ = started.send(());
         };
+        let store = Arc::clone(&self.state.store);
         let server = axum::serve(self.listener, app(self.state)).with_graceful_shutdown(signal);
         let grace_over = async move {
             match drain_started.await {
@@ -134,13 +159,16 @@ impl Application {
                 Err(_) => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             result = server.into_future() => result,
             () = grace_over => {
                 tracing::warn!("Grace period over; stopping with requests still in flight.");
                 Ok(())
             }
-        }
+        };
+        // Every finished request has written its audit rows; close the pool cleanly.
+        store.close().await;
+        result
     }
 }
 

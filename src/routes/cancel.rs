@@ -12,11 +12,14 @@ use axum::{Extension, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::audit::RequestMeta;
 use crate::cancellation::CancelCommand;
 use crate::error::ApiError;
+use crate::idempotency::{self, fingerprint, Claim, IdempotencyKey};
 use crate::middleware::RequestId;
 use crate::model::{DocumentCode, DocumentResult, ErrorCode, Status};
 use crate::startup::AppState;
+use crate::store::Timestamp;
 
 /// Longest `message`, in characters, after trimming.
 const MAX_MESSAGE_CHARS: usize = 2000;
@@ -38,15 +41,64 @@ async fn cancel(
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
+    let max_body = state.settings.server.max_body_bytes;
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(state.settings.server.max_body_bytes)
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(max_body),
         _ => ApiError::InvalidRequest("The body could not be read.".into()),
     })?;
-    let command = parse_command(&body, state.settings.server.max_documents)?;
-    let results = state.cancel(&command, &request_id).await;
-    Ok((StatusCode::OK, axum::Json(CancelResponse::new(&results))).into_response())
+    let value = parse_json(&body)?;
+    let command = parse_command(&value, state.settings.server.max_documents)?;
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let meta = RequestMeta {
+        request_id,
+        idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+        received_at: Timestamp::now(),
+    };
+    let lease = match key {
+        None => None,
+        Some(key) => {
+            match idempotency::claim(&state.store, &state.settings, key, fingerprint(&value))
+                .await?
+            {
+                Claim::Replay(stored) => return Ok(json_response(stored, true)),
+                Claim::Run(lease) => Some(lease),
+            }
+        }
+    };
+    // Detached, so a client that hangs up cannot stop a cancel half-way: the vendors' answers
+    // are still recorded in the audit trail and under the idempotency key.
+    let work = tokio::spawn(async move {
+        let answer = state.cancel(&command, &meta).await.and_then(|results| {
+            serde_json::to_vec(&CancelResponse::new(&results)).map_err(|_| ApiError::Internal)
+        });
+        match (&answer, lease) {
+            (Ok(body), Some(lease)) => lease.complete(body).await,
+            (Err(_), Some(lease)) => lease.release().await,
+            (_, None) => {}
+        }
+        answer
+    });
+    let body = work.await.map_err(|e| {
+        tracing::error!(error = %e, "Cancel task failed.");
+        ApiError::Internal
+    })??;
+    Ok(json_response(body, false))
+}
+
+fn json_response(body: Vec<u8>, replayed: bool) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if replayed {
+        response.headers_mut().insert(
+            idempotency::REPLAYED,
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    response
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -59,11 +111,21 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 // ---- request -------------------------------------------------------------------------------
 
-/// Parses and validates a cancel body; every message names the field (and index) at fault.
-pub fn parse_command(body: &[u8], max_documents: usize) -> Result<CancelCommand, ApiError> {
+/// Parses the body as a JSON object.
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::InvalidJson(format!("The body is not valid JSON: {e}.")))?;
-    let Value::Object(fields) = value else {
+    if !value.is_object() {
+        return Err(ApiError::InvalidJson(
+            "The body must be a JSON object.".into(),
+        ));
+    }
+    Ok(value)
+}
+
+/// Validates a cancel body; every message names the field (and index) at fault.
+pub fn parse_command(body: &Value, max_documents: usize) -> Result<CancelCommand, ApiError> {
+    let Value::Object(fields) = body else {
         return Err(ApiError::InvalidJson(
             "The body must be a JSON object.".into(),
         ));
@@ -74,9 +136,9 @@ pub fn parse_command(body: &[u8], max_documents: usize) -> Result<CancelCommand,
         )));
     }
     Ok(CancelCommand {
-        codes: parse_codes(&fields, max_documents)?,
-        message: parse_message(&fields)?,
-        email: parse_email(&fields)?,
+        codes: parse_codes(fields, max_documents)?,
+        message: parse_message(fields)?,
+        email: parse_email(fields)?,
         notify_signers: match fields.get("notify_signers") {
             None => true,
             Some(Value::Bool(b)) => *b,
@@ -228,15 +290,19 @@ impl<'a> From<&'a DocumentResult> for ResultDto<'a> {
 mod tests {
     use super::*;
 
+    fn parse(body: &str) -> Result<CancelCommand, ApiError> {
+        parse_command(&parse_json(body.as_bytes())?, 3)
+    }
+
     fn error_of(body: &str) -> ApiError {
-        parse_command(body.as_bytes(), 3).expect_err("invalid body")
+        parse(body).expect_err("invalid body")
     }
 
     const VALID: &str = r#"{"codes":["A1"],"message":" why ","email":"a@b.co"}"#;
 
     #[test]
     fn a_valid_body_is_trimmed_and_defaults_notify_signers() {
-        let command = parse_command(VALID.as_bytes(), 3).expect("valid");
+        let command = parse(VALID).expect("valid");
         assert_eq!(command.message, "why");
         assert!(command.notify_signers);
     }
@@ -312,6 +378,6 @@ mod tests {
             r#"{{"codes":["A"],"message":"{}","email":"a@b.co"}}"#,
             "é".repeat(2000)
         );
-        assert!(parse_command(ok.as_bytes(), 3).is_ok());
+        assert!(parse(&ok).is_ok());
     }
 }

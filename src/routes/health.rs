@@ -26,10 +26,14 @@ async fn livez() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
-/// `200` when ready to serve, `503` once shutdown has begun.
+/// `200` when ready to serve (the store answers), `503` once shutdown has begun.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     if state.is_draining() {
         return Err(ApiError::unavailable("Shutting down."));
+    }
+    if let Err(e) = state.store.ping().await {
+        tracing::error!(error = %e, "Store does not answer.");
+        return Err(ApiError::unavailable("The store does not answer."));
     }
     Ok(axum::Json(serde_json::json!({"status": "ready"})))
 }

@@ -12,12 +12,14 @@ use crate::middleware::load_shed;
 use crate::startup::AppState;
 
 pub mod cancel;
+pub mod cancellations;
 pub mod health;
 
 /// Every route: the authenticated API and the open operational endpoints.
 pub fn router(state: AppState) -> Router {
     let permits = Arc::new(Semaphore::new(state.settings.server.max_in_flight));
     let api = cancel::router()
+        .merge(cancellations::router())
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
         .route_layer(from_fn_with_state(permits, load_shed));
     Router::new()

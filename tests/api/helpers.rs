@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use signgate::settings::Settings;
 use signgate::startup::Application;
+use signgate::store::Store;
 use tokio::sync::oneshot;
 use wiremock::MockServer;
 
@@ -22,6 +24,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub auco: MockServer,
     pub zapsign: MockServer,
+    pub store: Arc<dyn Store>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -70,6 +73,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let settings = Settings::from_sources(None, None, env).expect("test settings are valid");
     let app = Application::build(settings).await.expect("the app builds");
     let address = app.local_addr().expect("bound");
+    let store = app.store();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -79,6 +83,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         client: reqwest::Client::new(),
         auco,
         zapsign,
+        store,
         _stop: stop,
     }
 }

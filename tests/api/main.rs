@@ -2,7 +2,10 @@
 
 mod cancel;
 mod conformance;
+mod durability;
 mod helpers;
 mod http_errors;
+#[path = "../support/postgres.rs"]
+mod postgres;
 mod process;
 mod resilience;

@@ -13,14 +13,15 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::*;
 
 /// A gateway process and the lines it has printed so far.
-struct Gateway {
+pub struct Gateway {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Gateway {
-    fn start(vars: &[(String, String)]) -> Self {
+    /// Starts `signgate serve` with exactly these environment variables.
+    pub fn start(vars: &[(String, String)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signgate"))
             .arg("serve")
             .env_clear()
@@ -45,7 +46,7 @@ impl Gateway {
     }
 
     /// Waits for a log line whose `message` field is `message`.
-    fn wait_for(&mut self, message: &str) -> Value {
+    pub fn wait_for(&mut self, message: &str) -> Value {
         loop {
             let line = self
                 .lines
@@ -60,7 +61,8 @@ impl Gateway {
         }
     }
 
-    fn terminate(&mut self) {
+    /// Sends SIGTERM.
+    pub fn terminate(&mut self) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill")
             .args(["-TERM", &pid])
@@ -69,8 +71,14 @@ impl Gateway {
         assert!(status.success());
     }
 
+    /// Sends SIGKILL and reaps the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the exit and returns its code and everything printed.
-    fn finish(mut self) -> (Option<i32>, String) {
+    pub fn finish(mut self) -> (Option<i32>, String) {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

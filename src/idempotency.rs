@@ -1,0 +1,155 @@
+//! The `Idempotency-Key` protocol (IETF draft, Stripe) on top of the store: claim the key,
+//! replay a finished answer, refuse a reused or busy key, and store or forget the answer.
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::settings::Settings;
+use crate::store::{Begin, Store, Timestamp};
+
+/// The request header.
+pub const HEADER: &str = "idempotency-key";
+/// The answer header on a replay.
+pub const REPLAYED: &str = "idempotent-replayed";
+
+/// A valid key: 1 to 255 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The request's key, if it sent one; `400` when it is not 1 to 255 printable ASCII.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
+        let Some(value) = headers.get(HEADER) else {
+            return Ok(None);
+        };
+        let printable = |b: &u8| (0x20..=0x7e).contains(b);
+        let bytes = value.as_bytes();
+        if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(printable) {
+            return Err(ApiError::InvalidRequest(
+                "Idempotency-Key: must be 1 to 255 printable ASCII characters".into(),
+            ));
+        }
+        Ok(Some(Self(String::from_utf8_lossy(bytes).into_owned())))
+    }
+
+    /// The key as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// SHA-256 (hex) of the parsed and re-serialised body: equal JSON, equal fingerprint.
+pub fn fingerprint(body: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+/// What to do with a keyed request.
+#[derive(Debug)]
+pub enum Claim {
+    /// Process it; the lease stores or forgets the answer.
+    Run(Lease),
+    /// Answer with these bytes, unchanged.
+    Replay(Vec<u8>),
+}
+
+/// This request holds the key until it completes or releases it.
+#[derive(Debug)]
+pub struct Lease {
+    store: Arc<dyn Store>,
+    key: IdempotencyKey,
+    fingerprint: String,
+}
+
+/// Claims `key` atomically in the store.
+pub async fn claim(
+    store: &Arc<dyn Store>,
+    settings: &Settings,
+    key: IdempotencyKey,
+    fingerprint: String,
+) -> Result<Claim, ApiError> {
+    let ttl = std::time::Duration::from_secs(settings.store.idempotency_ttl_hours * 3600);
+    // A key left in progress by a crashed process is taken over after twice the deadline.
+    let stale_after = settings.server.request_timeout() * 2;
+    let begun = store
+        .begin(
+            key.as_str(),
+            &fingerprint,
+            Timestamp::now(),
+            stale_after,
+            ttl,
+        )
+        .await;
+    match begun {
+        Ok(Begin::Started) => Ok(Claim::Run(Lease {
+            store: Arc::clone(store),
+            key,
+            fingerprint,
+        })),
+        Ok(Begin::Replay(body)) => Ok(Claim::Replay(body)),
+        Ok(Begin::InProgress) => Err(ApiError::IdempotencyKeyInUse),
+        Ok(Begin::Mismatch) => Err(ApiError::IdempotencyKeyReused),
+        Err(e) => {
+            tracing::error!(error = %e, "Idempotency key could not be claimed.");
+            Err(ApiError::unavailable(
+                "The store cannot be written; no vendor was called.",
+            ))
+        }
+    }
+}
+
+impl Lease {
+    /// Stores the `200` answer for replays.
+    pub async fn complete(self, body: &[u8]) {
+        let stored = self
+            .store
+            .complete(self.key.as_str(), &self.fingerprint, body, Timestamp::now())
+            .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "Answer could not be stored for its idempotency key.");
+        }
+    }
+
+    /// Forgets the key so the client may retry (the answer was not a `200`).
+    pub async fn release(self) {
+        if let Err(e) = self
+            .store
+            .release(self.key.as_str(), &self.fingerprint)
+            .await
+        {
+            tracing::error!(error = %e, "Idempotency key could not be released.");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn key_of(value: &str) -> Result<Option<IdempotencyKey>, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER, HeaderValue::from_str(value).expect("header"));
+        IdempotencyKey::from_headers(&headers)
+    }
+
+    #[test]
+    fn keys_are_1_to_255_printable_ascii_characters() {
+        assert!(key_of("order-1 retry").expect("valid").is_some());
+        assert!(key_of(&"k".repeat(255)).is_ok());
+        assert!(key_of(&"k".repeat(256)).is_err());
+        assert!(key_of("").is_err());
+        assert!(key_of("tab\there").is_err());
+    }
+
+    #[test]
+    fn equal_json_has_equal_fingerprints_whatever_the_key_order() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).expect("json");
+        let b: serde_json::Value = serde_json::from_str(r#"{ "b":[1,2], "a":1 }"#).expect("json");
+        let c: serde_json::Value = serde_json::from_str(r#"{"a":1,"b":[2,1]}"#).expect("json");
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
+}
