@@ -17,6 +17,7 @@ pub mod model;
 pub mod routes;
 pub mod routing;
 pub mod settings;
+pub mod simulator;
 pub mod startup;
 pub mod telemetry;
 pub mod vendors;
