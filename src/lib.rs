@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod cancellation;
+pub mod demo;
 pub mod error;
 pub mod middleware;
 pub mod model;

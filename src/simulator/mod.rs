@@ -20,10 +20,12 @@ mod auco;
 mod config;
 mod faults;
 mod net;
+mod seed;
 mod zapsign;
 
 pub use auco::AucoState;
 pub use config::{parse_share, Faults, Latency, SimConfig};
+pub use seed::{describe_demo_documents, DEMO_AUCO, DEMO_ZAPSIGN};
 pub use zapsign::ZapSignState;
 
 use net::{Conn, SimListener};
@@ -32,53 +34,6 @@ use net::{Conn, SimListener};
 pub const AUCO_PREFIX: &str = "/auco/v1.5/ext";
 /// Where the simulated ZapSign API lives on the simulator.
 pub const ZAPSIGN_PREFIX: &str = "/zapsign/api/v1";
-
-/// The Auco documents `seed_demo` creates (codes match `^[A-Z0-9]{9,10}$`).
-pub const DEMO_AUCO: [(&str, AucoState); 8] = [
-    ("AUCOOPEN01", AucoState::InProgress),
-    ("AUCOOPEN02", AucoState::InProgress),
-    ("AUCOOPEN03", AucoState::InProgress),
-    ("AUCOOPEN04", AucoState::InProgress),
-    ("AUCOOPEN05", AucoState::InProgress),
-    ("AUCOSIGN01", AucoState::Signed),
-    ("AUCODONE01", AucoState::Cancelled),
-    ("AUCOEXPD01", AucoState::Expired),
-];
-
-/// The ZapSign documents `seed_demo` creates (tokens are UUIDs; the last group tells the
-/// state: `00000000000N` pending, `0000000001..` refused, `0000000002..` signed,
-/// `0000000003..` not allowed).
-pub const DEMO_ZAPSIGN: [(&str, ZapSignState); 8] = [
-    (
-        "0a1b2c3d-0000-4000-8000-000000000001",
-        ZapSignState::Pending,
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000002",
-        ZapSignState::Pending,
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000003",
-        ZapSignState::Pending,
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000004",
-        ZapSignState::Pending,
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000005",
-        ZapSignState::Pending,
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000101",
-        ZapSignState::Refused,
-    ),
-    ("0a1b2c3d-0000-4000-8000-000000000201", ZapSignState::Signed),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000301",
-        ZapSignState::NotAllowed,
-    ),
-];
 
 /// How long in-flight calls may take to finish once the simulator is told to stop (a call
 /// hanging for an injected timeout would otherwise hold the process for a minute).
@@ -182,16 +137,6 @@ impl Simulator {
         lock(&self.inner.zapsign).insert(token.to_owned(), state);
     }
 
-    /// Seeds `DEMO_AUCO` and `DEMO_ZAPSIGN`: documents in every state.
-    pub fn seed_demo(&self) {
-        for (code, state) in DEMO_AUCO {
-            self.seed_auco(code, state);
-        }
-        for (token, state) in DEMO_ZAPSIGN {
-            self.seed_zapsign(token, state);
-        }
-    }
-
     /// An Auco document's state, if the simulator knows it.
     pub fn auco_state(&self, code: &str) -> Option<AucoState> {
         lock(&self.inner.auco).get(code).copied()
@@ -251,6 +196,21 @@ impl Simulator {
             result = server.into_future() => result,
             () = grace_over => Ok(()),
         }
+    }
+
+    /// For a terminal: the base URLs served at `addr` and the credentials each accepts.
+    pub fn describe(&self, addr: SocketAddr) -> String {
+        let config = self.read_config();
+        format!(
+            "  auco     {}\n           Authorization: {} (cancel), {} (status)\n  \
+             zapsign  {}\n           Authorization: Bearer {} (at most {} calls a minute)\n",
+            auco_base_url(addr),
+            config.auco_private_key,
+            config.auco_public_key,
+            zapsign_base_url(addr),
+            config.zapsign_token,
+            config.zapsign_requests_per_minute,
+        )
     }
 
     fn count(&self, endpoint: Endpoint) {
