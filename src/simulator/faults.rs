@@ -16,7 +16,7 @@ use super::net::Conn;
 use super::{Endpoint, Simulator};
 
 /// How long a "timeout" call hangs: longer than any sane client timeout.
-pub(super) const HANG: Duration = Duration::from_secs(60);
+const HANG: Duration = Duration::from_secs(60);
 
 /// One fault, as drawn for one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,8 +14,11 @@ mod zapsign;
 
 /// A simulator served on a free loopback port, stopped when dropped.
 pub(super) struct TestSim {
+    /// The simulator, to seed and inspect.
     pub sim: Simulator,
+    /// Where it listens.
     pub addr: SocketAddr,
+    /// A client that sends a `User-Agent` and gives up after 5 s.
     pub http: reqwest::Client,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -27,6 +30,7 @@ impl Drop for TestSim {
 }
 
 impl TestSim {
+    /// Serves an empty simulator with `config`.
     pub async fn start(config: SimConfig) -> Self {
         let sim = Simulator::new(config);
         let (addr, task) = sim.spawn(([127, 0, 0, 1], 0).into()).await.unwrap();
@@ -43,20 +47,24 @@ impl TestSim {
         }
     }
 
+    /// Serves a simulator with the demo documents.
     pub async fn demo() -> Self {
         let sim = Self::start(SimConfig::default()).await;
         sim.sim.seed_demo();
         sim
     }
 
+    /// The URL of an Auco path.
     pub fn auco_url(&self, path: &str) -> String {
         format!("{}{path}", auco_base_url(self.addr))
     }
 
+    /// The URL of a ZapSign path.
     pub fn zapsign_url(&self, path: &str) -> String {
         format!("{}{path}", zapsign_base_url(self.addr))
     }
 
+    /// Cancels `codes` at Auco with valid credentials and body.
     pub async fn auco_cancel(&self, codes: &[&str]) -> (StatusCode, Value) {
         let body = json!({"codes": codes, "message": "m", "email": "a@b.co"});
         let request = self
@@ -67,6 +75,7 @@ impl TestSim {
         read(request).await
     }
 
+    /// Refuses `token` at ZapSign with valid credentials and body.
     pub async fn refuse(&self, token: &str) -> (StatusCode, Value) {
         let body = json!({"doc_token": token, "rejected_reason": "r", "notify_signer": true});
         let request = self
