@@ -8,6 +8,8 @@
 //! by `vendors::auco` and `vendors::zapsign`); the results (`model`) are merged into the
 //! Auco-style answer back in `routes::cancel`. Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
+//! Beside the request path, `simulator` plays Auco and ZapSign (state, latency, faults) for
+//! tests and benchmarks, and `demo` wires it to the gateway for `signgate demo`.
 
 pub mod auth;
 pub mod cancellation;
