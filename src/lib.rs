@@ -10,10 +10,13 @@
 //! `pending` row per document before any call and the outcome after, and `idempotency` makes
 //! client retries safe; both sit on `store` (SQLite or Postgres). Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
+//! Beside the request path, `simulator` plays Auco and ZapSign (state, latency, faults) for
+//! tests and benchmarks, and `demo` wires it to the gateway for `signgate demo`.
 
 pub mod audit;
 pub mod auth;
 pub mod cancellation;
+pub mod demo;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
@@ -22,6 +25,7 @@ pub mod model;
 pub mod routes;
 pub mod routing;
 pub mod settings;
+pub mod simulator;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

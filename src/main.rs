@@ -1,11 +1,13 @@
-//! The `signgate` command line: serve, check-config, healthcheck.
+//! The `signgate` command line: serve, demo, simulate, check-config, healthcheck.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use signgate::settings::Settings;
+use signgate::simulator::{parse_share, Faults, Latency, SimConfig, Simulator};
 use signgate::startup::{shutdown_signal, Application};
 
 /// An HTTP gateway that cancels e-signature documents at Auco and ZapSign.
@@ -24,6 +26,17 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Run the gateway with API key `demo-key`, wired to simulated Auco and ZapSign vendors
+    /// seeded with documents in every state and an in-memory store, and print ready-to-paste
+    /// curl commands.
+    Demo {
+        /// Where the gateway listens.
+        #[arg(long, default_value = signgate::demo::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Run the vendor simulator alone: Auco under /auco/v1.5/ext, ZapSign under
+    /// /zapsign/api/v1, keeping document state, with optional latency and faults.
+    Simulate(SimulateArgs),
     /// Validate the configuration (defaults, file, environment) and exit.
     CheckConfig {
         /// A TOML file layered over the defaults (else SIGNGATE_CONFIG, if set).
@@ -38,6 +51,50 @@ enum Command {
     },
 }
 
+/// Options of `signgate simulate`. Shares are fractions of calls, from 0 to 1.
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Where the simulator listens.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+    /// Milliseconds every call waits before it is handled.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Milliseconds a slow call waits instead.
+    #[arg(long, default_value_t = 0)]
+    slow_ms: u64,
+    /// Share of calls that are slow.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    slow_share: f64,
+    /// Share of calls answered 500 or 503.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    error_share: f64,
+    /// Share of calls that hang for 60 s.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    timeout_share: f64,
+    /// Share of calls answered 429 with Retry-After: 1.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    rate_limit_share: f64,
+    /// Share of calls whose connection is reset without an answer.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    reset_share: f64,
+    /// Errors, hangs and resets of cancel calls happen after the cancel took effect.
+    #[arg(long)]
+    faults_after_cancel: bool,
+    /// Treat unknown codes and tokens as documents in progress (for load tests).
+    #[arg(long)]
+    unknown_in_progress: bool,
+    /// Auco answers 400 for a whole batch when any code in it is unknown.
+    #[arg(long)]
+    auco_batch_400_on_unknown: bool,
+    /// ZapSign's rate limit per token and fixed one-minute window.
+    #[arg(long, default_value_t = 500)]
+    zapsign_requests_per_minute: u32,
+    /// Start without the demo documents.
+    #[arg(long)]
+    no_seed: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -50,6 +107,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve { config: None }) {
             Command::Serve { config } => serve(config).await,
+            Command::Demo { listen } => signgate::demo::run(listen, shutdown_signal()).await,
+            Command::Simulate(args) => simulate(args).await,
             Command::CheckConfig { config } => check_config(config),
             Command::Healthcheck { url } => healthcheck(&url).await,
         }
@@ -70,6 +129,44 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     tracing::info!(address = %app.local_addr()?, "signgate is listening.");
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("signgate stopped.");
+    Ok(())
+}
+
+async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let simulator = Simulator::new(SimConfig {
+        latency: Latency {
+            fixed_ms: args.latency_ms,
+            slow_ms: args.slow_ms,
+            slow_share: args.slow_share,
+        },
+        faults: Faults {
+            error_share: args.error_share,
+            timeout_share: args.timeout_share,
+            rate_limit_share: args.rate_limit_share,
+            reset_share: args.reset_share,
+            after_cancel: args.faults_after_cancel,
+        },
+        unknown_in_progress: args.unknown_in_progress,
+        auco_batch_400_on_unknown: args.auco_batch_400_on_unknown,
+        zapsign_requests_per_minute: args.zapsign_requests_per_minute,
+        ..SimConfig::default()
+    });
+    if !args.no_seed {
+        simulator.seed_demo();
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    println!(
+        "signgate simulator listening:\n{}",
+        simulator.describe(addr)
+    );
+    if !args.no_seed {
+        println!(
+            "Seeded documents:\n{}",
+            signgate::simulator::describe_demo_documents()
+        );
+    }
+    simulator.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
 
