@@ -85,7 +85,8 @@ pub const MIXED: [(&str, &str, Option<&str>); 9] = [
         "failed",
         Some("not_cancellable"),
     ),
-    ("AUCOSIGN01", "failed", Some("vendor_refused")),
+    // Auco refuses without a reason; the status read (the demo has a public key) says why.
+    ("AUCOSIGN01", "failed", Some("already_signed")),
     (UNKNOWN_ZAPSIGN, "failed", Some("not_found")),
     ("invoice-42", "failed", Some("unroutable")),
 ];

@@ -66,6 +66,17 @@ async fn the_printed_demo_commands_show_every_outcome() {
     let (status, body) = run_printed(&requests[1], gateway).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["success"], 2, "{body}");
+    let (status, replayed) = run_printed(&requests[1], gateway).await;
+    assert_eq!(status, 200);
+    assert_eq!(replayed, body, "the second run replays the first answer");
+    let replay_header = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(requests[1].curl(gateway))
+        .output()
+        .await
+        .expect("curl runs");
+    let printed = String::from_utf8_lossy(&replay_header.stdout).to_lowercase();
+    assert!(printed.contains("idempotent-replayed: true"), "{printed}");
 
     let (status, body) = run_printed(&requests[2], gateway).await;
     assert_eq!(status, 400, "{body}");
