@@ -194,3 +194,194 @@ where
     });
     builder
 }
+
+/// Implements `Store` for a backend whose `pool` field is an sqlx pool. The SQL text is shared
+/// (both engines take `$N` parameters and `ON CONFLICT`), so the two backends differ only in
+/// how they connect; sqlx has no generic `rows_affected`, hence a macro rather than generics.
+macro_rules! pool_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("answer a ping"))?;
+                Ok(())
+            }
+
+            async fn begin(
+                &self,
+                key: &str,
+                fingerprint: &str,
+                now: $crate::store::Timestamp,
+                stale_after: std::time::Duration,
+                ttl: std::time::Duration,
+            ) -> Result<$crate::store::Begin, $crate::store::StoreError> {
+                let stale_before = now.saturating_sub(stale_after);
+                for _ in 0..$crate::store::sql::BEGIN_ATTEMPTS {
+                    let claim = sqlx::query($crate::store::sql::CLAIM_KEY)
+                        .bind(key)
+                        .bind(fingerprint)
+                        .bind(now.as_millis())
+                        .bind(now.saturating_add(ttl).as_millis())
+                        .bind(stale_before.as_millis())
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::store::StoreError::database(
+                            "claim an idempotency key",
+                        ))?;
+                    if claim.rows_affected() == 1 {
+                        return Ok($crate::store::Begin::Started);
+                    }
+                    let row = sqlx::query_as::<_, $crate::store::sql::KeyRow>(
+                        $crate::store::sql::SELECT_KEY,
+                    )
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(
+                        "read an idempotency key",
+                    ))?;
+                    if let $crate::store::sql::Seen::Decided(answer) =
+                        $crate::store::sql::classify(row, fingerprint, now, stale_before)?
+                    {
+                        return Ok(answer);
+                    }
+                }
+                Ok($crate::store::Begin::InProgress)
+            }
+
+            async fn complete(
+                &self,
+                key: &str,
+                fingerprint: &str,
+                body: &[u8],
+                now: $crate::store::Timestamp,
+            ) -> Result<(), $crate::store::StoreError> {
+                let done = sqlx::query($crate::store::sql::COMPLETE_KEY)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(body)
+                    .bind(now.as_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(
+                        "store an idempotent answer",
+                    ))?;
+                match done.rows_affected() {
+                    0 => Err($crate::store::StoreError::KeyNotHeld),
+                    _ => Ok(()),
+                }
+            }
+
+            async fn release(
+                &self,
+                key: &str,
+                fingerprint: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::RELEASE_KEY)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(
+                        "release an idempotency key",
+                    ))?;
+                Ok(())
+            }
+
+            async fn purge_expired(
+                &self,
+                now: $crate::store::Timestamp,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let purged = sqlx::query($crate::store::sql::PURGE_EXPIRED)
+                    .bind(now.as_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(
+                        "purge expired idempotency keys",
+                    ))?;
+                Ok(purged.rows_affected())
+            }
+
+            async fn insert_pending(
+                &self,
+                rows: &[$crate::store::AuditRow],
+            ) -> Result<(), $crate::store::StoreError> {
+                const OPERATION: &str = "record pending audit rows";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                for chunk in rows.chunks($crate::store::sql::INSERT_CHUNK) {
+                    $crate::store::sql::insert_audit_rows(chunk)
+                        .build()
+                        .persistent(false)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))
+            }
+
+            async fn finish(
+                &self,
+                rows: &[$crate::store::AuditRow],
+            ) -> Result<(), $crate::store::StoreError> {
+                const OPERATION: &str = "record audit outcomes";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                for row in rows {
+                    let updated = sqlx::query($crate::store::sql::FINISH_AUDIT)
+                        .bind(row.status.as_str())
+                        .bind(row.error_code.as_deref())
+                        .bind(row.finished_at.map($crate::store::Timestamp::as_millis))
+                        .bind(row.vendor_status.map(i64::from))
+                        .bind(i64::from(row.vendor_calls))
+                        .bind(row.request_id.as_str())
+                        .bind(i64::from(row.position))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?;
+                    if updated.rows_affected() == 0 {
+                        return Err($crate::store::StoreError::UnknownAuditRow {
+                            request_id: row.request_id.clone(),
+                            position: row.position,
+                        });
+                    }
+                }
+                tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))
+            }
+
+            async fn history(
+                &self,
+                code: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::AuditRow>, $crate::store::StoreError> {
+                sqlx::query_as::<_, $crate::store::sql::AuditRecord>($crate::store::sql::HISTORY)
+                    .bind(code)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("read the audit trail"))?
+                    .into_iter()
+                    .map($crate::store::AuditRow::try_from)
+                    .collect()
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+pub(super) use pool_store;
