@@ -124,6 +124,25 @@ impl Lease {
     }
 }
 
+/// How often expired keys are deleted (expired keys are already ignored; this bounds the table).
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes expired keys every ten minutes until the task is aborted.
+pub fn spawn_purger(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(PURGE_EVERY);
+        loop {
+            ticks.tick().await;
+            match store.purge_expired(Timestamp::now()).await {
+                Ok(purged) => tracing::debug!(purged, "Expired idempotency keys purged."),
+                Err(e) => {
+                    tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
+                }
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,6 +152,7 @@ impl Application {
             let _ = started.send(());
         };
         let store = Arc::clone(&self.state.store);
+        let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
         let server = axum::serve(self.listener, app(self.state)).with_graceful_shutdown(signal);
         let grace_over = async move {
             match drain_started.await {
@@ -167,6 +168,7 @@ impl Application {
             }
         };
         // Every finished request has written its audit rows; close the pool cleanly.
+        purger.abort();
         store.close().await;
         result
     }

@@ -7,8 +7,8 @@ use wiremock::matchers::path;
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
-use crate::postgres::TestDatabase;
 use crate::process::Gateway;
+use crate::scratch::Scratch;
 
 const TOKEN: &str = "0a1b2c3d-0000-4000-8000-000000000001";
 
@@ -18,15 +18,15 @@ macro_rules! on_both_stores {
         mod sqlite {
             $(#[tokio::test]
             async fn $scenario() {
-                let file = super::SqliteFile::new();
-                super::$scenario(&file.url).await;
+                let scratch = super::Scratch::sqlite();
+                super::$scenario(&scratch.url).await;
             })*
         }
         mod postgres {
             $(#[tokio::test]
             async fn $scenario() {
-                if let Some(db) = super::TestDatabase::create().await {
-                    super::$scenario(&db.url).await;
+                if let Some(scratch) = super::Scratch::postgres(stringify!($scenario)).await {
+                    super::$scenario(&scratch.url).await;
                 }
             })*
         }
@@ -41,31 +41,6 @@ on_both_stores!(
     a_store_that_cannot_be_written_gets_503_and_no_vendor_call,
     a_gateway_killed_mid_call_leaves_pending_rows_the_restarted_gateway_serves,
 );
-
-/// A unique SQLite file in the temp directory, removed afterwards.
-pub struct SqliteFile {
-    path: std::path::PathBuf,
-    url: String,
-}
-
-impl SqliteFile {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "signgate-test-{}.db",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let url = format!("sqlite://{}", path.display());
-        Self { path, url }
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
-        }
-    }
-}
 
 async fn send_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
     app.client

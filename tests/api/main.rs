@@ -5,7 +5,7 @@ mod conformance;
 mod durability;
 mod helpers;
 mod http_errors;
-#[path = "../support/postgres.rs"]
-mod postgres;
 mod process;
 mod resilience;
+#[path = "../support/scratch.rs"]
+mod scratch;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use signgate::store::{connect, Begin, StoreError};
 use uuid::Uuid;
 
-use crate::helpers::{at, begin, count, pending, race, POSTGRES_URL_VAR, T0};
+use crate::helpers::{at, begin, count, pending, race, T0};
+use crate::scratch::POSTGRES_URL_VAR;
 
 #[tokio::test]
 async fn an_unknown_scheme_is_refused_without_echoing_the_url() {

@@ -9,6 +9,8 @@ mod connect;
 mod failures;
 mod helpers;
 mod idempotency;
+#[path = "../support/scratch.rs"]
+mod scratch;
 
 /// Turns each `module::scenario` (an `async fn(&Harness)`) into `sqlite::scenario` and
 /// `postgres::scenario` tests.
