@@ -126,9 +126,11 @@ impl Gateway {
                         record(&mut plan[i], settled);
                     }
                 }
+                // Only a call in flight at the deadline gets here (queueing, pacing and
+                // retries stop at the deadline themselves): it was sent, outcome unknown.
                 Err(_elapsed) => {
                     for &i in chunk {
-                        plan[i].vendor_calls += 1;
+                        plan[i].vendor_calls = plan[i].vendor_calls.max(1);
                     }
                 }
             }

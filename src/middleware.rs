@@ -3,17 +3,15 @@
 
 use std::time::Instant;
 
-use std::sync::Arc;
-
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics;
+use crate::startup::AppState;
 
 /// The request's id: the client's `X-Request-Id` when usable, else a new UUID.
 #[derive(Debug, Clone)]
@@ -55,13 +53,19 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// Sheds load: beyond `server.max_in_flight` concurrent API requests, answers `503` at once.
+/// Sheds load: once shutdown has begun, or beyond `server.max_in_flight` concurrent API
+/// requests, answers `503` at once without calling any vendor.
 pub async fn load_shed(
-    State(permits): State<Arc<Semaphore>>,
+    State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let Ok(_permit) = permits.try_acquire() else {
+    if state.is_draining() {
+        return Err(ApiError::unavailable(
+            "The gateway is shutting down; retry shortly.",
+        ));
+    }
+    let Ok(_permit) = state.in_flight.try_acquire() else {
         return Err(ApiError::unavailable(
             "The gateway is overloaded; retry later.",
         ));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub keys: Arc<ApiKeys>,
     /// Idempotency keys and the audit trail.
     pub store: Arc<dyn Store>,
+    /// Permits for API requests in flight (`server.max_in_flight`).
+    pub in_flight: Arc<Semaphore>,
     draining: Arc<AtomicBool>,
 }
 
@@ -54,6 +57,7 @@ impl AppState {
             gateway: Arc::new(Gateway::new(router, registry)),
             keys: Arc::new(keys),
             store,
+            in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
             settings: Arc::new(settings),
             draining: Arc::new(AtomicBool::new(false)),
         })
@@ -233,5 +237,37 @@ mod tests {
         assert_eq!(json["error"]["code"], "internal");
         assert_eq!(json["error"]["request_id"], "r-1");
         assert!(!json["error"]["message"].as_str().unwrap().contains("a bug"));
+    }
+
+    #[tokio::test]
+    async fn api_requests_get_503_once_shutdown_has_begun() {
+        let env = [
+            ("SIGNGATE__AUTH__API_KEY", "k"),
+            ("SIGNGATE__STORE__URL", "sqlite::memory:"),
+        ];
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let settings = Settings::from_sources(None, None, env).unwrap();
+        let store = crate::store::connect("sqlite::memory:").await.unwrap();
+        let state = AppState::new(settings, Registry::default(), store).unwrap();
+        state.draining.store(true, Ordering::Relaxed);
+        let request = Request::post("/documents/cancel")
+            .header("authorization", "k")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"{"codes":["A1"],"message":"m","email":"a@b.co"}"#,
+            ));
+
+        let response = app(state.clone()).oneshot(request.unwrap()).await.unwrap();
+        let ready = app(state)
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), 503);
+        assert!(response.headers().contains_key("retry-after"));
+        assert_eq!(ready.status(), 503);
     }
 }

@@ -1,10 +1,7 @@
 //! The HTTP surface: one file per resource, joined here.
 
-use std::sync::Arc;
-
 use axum::middleware::from_fn_with_state;
 use axum::Router;
-use tokio::sync::Semaphore;
 
 use crate::auth::require_api_key;
 use crate::error::ApiError;
@@ -17,11 +14,10 @@ pub mod health;
 
 /// Every route: the authenticated API and the open operational endpoints.
 pub fn router(state: AppState) -> Router {
-    let permits = Arc::new(Semaphore::new(state.settings.server.max_in_flight));
     let api = cancel::router()
         .merge(cancellations::router())
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
-        .route_layer(from_fn_with_state(permits, load_shed));
+        .route_layer(from_fn_with_state(state.clone(), load_shed));
     Router::new()
         .merge(api)
         .merge(health::router())

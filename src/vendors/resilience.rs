@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
@@ -75,9 +75,10 @@ impl Vendor for Limited {
     }
 
     async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = self.permits.acquire().await;
-        self.inner.cancel(batch).await
+        match self.permit(batch.ctx.deadline).await {
+            Ok(_permit) => self.inner.cancel(batch).await,
+            Err(e) => vec![Err(e); batch.codes.len()],
+        }
     }
 
     fn can_read_status(&self) -> bool {
@@ -85,8 +86,20 @@ impl Vendor for Limited {
     }
 
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
-        let _permit = self.permits.acquire().await;
+        let _permit = self.permit(ctx.deadline).await?;
         self.inner.status(code, ctx).await
+    }
+}
+
+impl Limited {
+    /// Waits for a free slot, but not past the deadline: a call still queued then was never
+    /// sent, so it fails as such.
+    async fn permit(&self, deadline: Instant) -> Result<SemaphorePermit<'_>, UpstreamError> {
+        match tokio::time::timeout_at(deadline, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; a closed one would mean nothing can be sent.
+            Ok(Err(_)) | Err(_) => Err(UpstreamError::Deadline),
+        }
     }
 }
 
