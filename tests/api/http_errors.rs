@@ -270,9 +270,31 @@ async fn the_openapi_document_is_served() {
         .await
         .expect("answer");
     assert_eq!(response.status(), 200);
-    assert!(response
-        .text()
-        .await
-        .expect("text")
-        .starts_with("openapi: 3.1"));
+    let served = response.text().await.expect("text");
+    assert!(served.starts_with("openapi: 3.1"));
+    assert_eq!(served, include_str!("../../openapi.yaml"));
+}
+
+#[test]
+fn every_code_the_gateway_can_answer_is_documented_in_the_openapi_document() {
+    let document = include_str!("../../openapi.yaml");
+    let outcome_codes = signgate::model::ALL_ERROR_CODES.map(|c| c.as_str());
+    let request_codes = [
+        "invalid_json",
+        "invalid_request",
+        "duplicate_code",
+        "too_many_documents",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "idempotency_key_in_use",
+        "payload_too_large",
+        "unsupported_media_type",
+        "idempotency_key_reused",
+        "unavailable",
+        "internal",
+    ];
+    for code in outcome_codes.iter().chain(&request_codes) {
+        assert!(document.contains(code), "`{code}` is not in openapi.yaml");
+    }
 }

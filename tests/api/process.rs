@@ -143,7 +143,7 @@ async fn logs_hold_no_secret_email_or_message_and_sigterm_exits_zero() {
         .send()
         .await
         .expect("answer");
-    gateway.wait_for("Request finished.");
+    let finished = gateway.wait_for("Request finished.");
     gateway.terminate();
     let (code, output) = gateway.finish();
 
@@ -152,6 +152,18 @@ async fn logs_hold_no_secret_email_or_message_and_sigterm_exits_zero() {
     assert_eq!(answer["results"][1]["status"], "cancelled");
     assert_eq!(refused.status(), 401);
     assert_eq!(code, Some(0), "exit code after SIGTERM; output:\n{output}");
+    assert_eq!(finished["span"]["method"], "POST", "{finished}");
+    assert_eq!(finished["span"]["path"], "/documents/cancel", "{finished}");
+    assert!(
+        finished["span"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36),
+        "{finished}"
+    );
+    assert!(
+        finished["status"].is_u64() && finished["latency_ms"].is_f64(),
+        "{finished}"
+    );
     assert!(output.contains("Stop requested"), "{output}");
     for secret in [
         API_KEY,
