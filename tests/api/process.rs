@@ -243,3 +243,25 @@ async fn sigterm_mid_request_lets_the_request_finish_then_exits_zero() {
     assert_eq!(answer["results"][0]["status"], "cancelled", "{output}");
     assert_eq!(code, Some(0), "{output}");
 }
+
+#[tokio::test]
+async fn healthcheck_exits_zero_for_a_live_gateway_and_one_otherwise() {
+    let app = spawn_app().await;
+    let probe = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_signgate"))
+            .args(["healthcheck", "--url", &url])
+            .env_clear()
+            .output()
+            .expect("the binary runs")
+    };
+
+    let live = tokio::task::spawn_blocking({
+        let url = app.url("/livez");
+        move || probe(url)
+    });
+    let live = live.await.expect("probe");
+    let dead = probe(format!("{}/livez", refused_address()));
+
+    assert!(live.status.success(), "{live:?}");
+    assert_eq!(dead.status.code(), Some(1), "{dead:?}");
+}
