@@ -50,36 +50,36 @@ impl Gateway {
         command
             .codes
             .iter()
-            .map(|code| {
-                let mut result = DocumentResult {
-                    code: code.clone(),
-                    vendor: None,
-                    vendor_code: None,
-                    outcome: Outcome::failed(ErrorCode::DeadlineExceeded, NOT_FINISHED),
-                    vendor_status: None,
-                    vendor_calls: 0,
-                };
-                match self.router.route(code) {
-                    Ok(route) => {
-                        if let Some((_, Entry::Unconfigured)) =
-                            self.registry.get(route.vendor.as_str())
-                        {
-                            result.outcome = Outcome::failed(
-                                ErrorCode::VendorNotConfigured,
-                                format!(
-                                    "The vendor `{}` has no credentials configured.",
-                                    route.vendor
-                                ),
-                            );
-                        }
-                        result.vendor = Some(route.vendor);
-                        result.vendor_code = Some(route.vendor_code);
-                    }
-                    Err(failure) => result.outcome = Outcome::Failed(failure),
-                }
-                result
-            })
+            .map(|code| self.plan_one(code))
             .collect()
+    }
+
+    fn plan_one(&self, code: &DocumentCode) -> DocumentResult {
+        let mut result = DocumentResult {
+            code: code.clone(),
+            vendor: None,
+            vendor_code: None,
+            outcome: Outcome::failed(ErrorCode::DeadlineExceeded, NOT_FINISHED),
+            vendor_status: None,
+            vendor_calls: 0,
+        };
+        let route = match self.router.route(code) {
+            Ok(route) => route,
+            Err(failure) => {
+                result.outcome = Outcome::Failed(failure);
+                return result;
+            }
+        };
+        if let Some((_, Entry::Unconfigured)) = self.registry.get(route.vendor.as_str()) {
+            let message = format!(
+                "The vendor `{}` has no credentials configured.",
+                route.vendor
+            );
+            result.outcome = Outcome::failed(ErrorCode::VendorNotConfigured, message);
+        }
+        result.vendor = Some(route.vendor);
+        result.vendor_code = Some(route.vendor_code);
+        result
     }
 
     /// Calls the vendors for every planned document still pending, concurrently, and fills in

@@ -88,13 +88,15 @@ impl Resilient {
             let replies = self.send(&docs, &pending, singles, details).await;
             let mut retry = Vec::new();
             let mut reconcile = Vec::new();
-            let mut wait = Duration::ZERO;
+            let mut wait = None::<Duration>;
             for (i, reply) in replies {
                 let doc = &mut docs[i];
                 doc.calls += 1;
                 match reply {
                     Ok(answer) => doc.settle_answer(answer.outcome, answer.http_status),
-                    Err(UpstreamError::BatchRejected) if doc.calls < self.max_attempts => {
+                    // Attributing a rejected batch is not a retry of a failure: no backoff.
+                    Err(e @ UpstreamError::BatchRejected) if doc.calls < self.max_attempts => {
+                        doc.fail(e);
                         singles = true;
                         retry.push(i);
                     }
@@ -104,7 +106,8 @@ impl Resilient {
                         reconcile.push(i);
                     }
                     Err(e) if is_retry_safe(&e) && self.may_retry(doc) => {
-                        wait = wait.max(e.retry_after().unwrap_or_default());
+                        let asked = e.retry_after().unwrap_or_default();
+                        wait = Some(wait.unwrap_or_default().max(asked));
                         doc.fail(e);
                         retry.push(i);
                     }
@@ -113,13 +116,16 @@ impl Resilient {
             }
             for (i, state) in self.read_states(&docs, &reconcile, details.ctx).await {
                 match state {
-                    Ok(DocState::InProgress) if self.may_retry(&docs[i]) => retry.push(i),
+                    Ok(DocState::InProgress) if self.may_retry(&docs[i]) => {
+                        wait = Some(wait.unwrap_or_default());
+                        retry.push(i);
+                    }
                     Ok(state) => docs[i].settle_state(state),
                     Err(_) => docs[i].settle_last_error(),
                 }
             }
             round += 1;
-            wait = wait.max(backoff(round));
+            let wait = wait.map_or(Duration::ZERO, |asked| asked.max(backoff(round)));
             if !retry.is_empty() && Instant::now() + wait >= details.ctx.deadline {
                 retry.drain(..).for_each(|i| docs[i].settle_last_error());
             }
