@@ -11,6 +11,8 @@ use crate::store::{AuditRow, Store, Timestamp, STATUS_PENDING};
 /// Who sent the request, and when.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
+    /// signgate's own id for this request (unique, unlike the client's request id).
+    pub attempt_id: String,
     /// The request id.
     pub request_id: String,
     /// The `Idempotency-Key`, if any.
@@ -28,6 +30,7 @@ pub fn pending_rows(
     plan.iter()
         .enumerate()
         .map(|(position, doc)| AuditRow {
+            attempt_id: meta.attempt_id.clone(),
             request_id: meta.request_id.clone(),
             position: u32::try_from(position).unwrap_or(u32::MAX),
             idempotency_key: meta.idempotency_key.clone(),

@@ -17,6 +17,8 @@ CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
 -- One row per document per accepted request (SPEC 5.2), written `pending` before any vendor
 -- call and updated with the outcome. Never holds credentials.
 CREATE TABLE audit_events (
+    -- signgate's own id for the request: clients choose request ids and may repeat them.
+    attempt_id      TEXT    NOT NULL,
     request_id      TEXT    NOT NULL,
     position        BIGINT  NOT NULL CHECK (position >= 0),
     idempotency_key TEXT,
@@ -32,7 +34,7 @@ CREATE TABLE audit_events (
     error_code      TEXT,
     vendor_status   BIGINT  CHECK (vendor_status BETWEEN 0 AND 65535),
     vendor_calls    BIGINT  NOT NULL DEFAULT 0 CHECK (vendor_calls >= 0),
-    PRIMARY KEY (request_id, position)
+    PRIMARY KEY (attempt_id, position)
 );
 
 CREATE INDEX audit_events_code_received_at ON audit_events (code, received_at DESC);

@@ -50,6 +50,7 @@ async fn cancel(
     let command = parse_command(&value, state.settings.server.max_documents)?;
     let key = IdempotencyKey::from_headers(&headers)?;
     let meta = RequestMeta {
+        attempt_id: uuid::Uuid::new_v4().to_string(),
         request_id,
         idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
         received_at: Timestamp::now(),

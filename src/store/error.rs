@@ -25,10 +25,10 @@ pub enum StoreError {
     #[error("the idempotency key is no longer held by this request")]
     KeyNotHeld,
     /// `finish` named an audit row that was never inserted; nothing was updated.
-    #[error("there is no audit row at position {position} of request {request_id}")]
+    #[error("there is no audit row at position {position} of attempt {attempt_id}")]
     UnknownAuditRow {
-        /// The request id of the missing row.
-        request_id: String,
+        /// The attempt id of the missing row.
+        attempt_id: String,
         /// Its position in the request.
         position: u32,
     },

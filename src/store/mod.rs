@@ -66,12 +66,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn insert_pending(&self, rows: &[AuditRow]) -> Result<(), StoreError>;
 
     /// Records outcomes: sets `status`, `error_code`, `finished_at`, `vendor_status` and
-    /// `vendor_calls` of each row found by `(request_id, position)`, in one transaction. If
+    /// `vendor_calls` of each row found by `(attempt_id, position)`, in one transaction. If
     /// any row does not exist, nothing is updated and `StoreError::UnknownAuditRow` is returned.
     async fn finish(&self, rows: &[AuditRow]) -> Result<(), StoreError>;
 
     /// The audit rows of one code (as sent), newest first (`received_at` descending, then
-    /// `request_id` and `position`), at most `limit` of them; an unknown code gives none.
+    /// `attempt_id` and `position`), at most `limit` of them; an unknown code gives none.
     async fn history(&self, code: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
 
     /// Closes the connections: waits for checked-out ones, then refuses every later call.
@@ -95,9 +95,12 @@ pub enum Begin {
 /// One document of one request in the audit trail (SPEC 5.2). Never holds credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
+    /// signgate's own id for the request (a UUID); with `position`, the row's identity. Unlike
+    /// `request_id`, which clients choose and may repeat, it is unique.
+    pub attempt_id: String,
     /// The request id (`x-request-id`).
     pub request_id: String,
-    /// The document's index in the request; with `request_id`, the row's identity.
+    /// The document's index in the request.
     pub position: u32,
     /// The `Idempotency-Key` header, if the request carried one.
     pub idempotency_key: Option<String>,

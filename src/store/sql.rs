@@ -46,25 +46,25 @@ pub(super) const PURGE_EXPIRED: &str = "DELETE FROM idempotency_keys WHERE expir
 
 /// The head of the multi-row insert built by `insert_audit_rows`.
 const INSERT_AUDIT: &str = "\
-INSERT INTO audit_events (request_id, position, idempotency_key, received_at, finished_at, \
+INSERT INTO audit_events (attempt_id, request_id, position, idempotency_key, received_at, finished_at, \
 email, message, code, vendor, vendor_code, status, error_code, vendor_status, vendor_calls) ";
 
-/// Rows per `INSERT` statement: 14 parameters each stays far below both databases' limits.
+/// Rows per `INSERT` statement: 15 parameters each stays far below both databases' limits.
 pub(super) const INSERT_CHUNK: usize = 500;
 
 /// `$1` status, `$2` error_code, `$3` finished_at, `$4` vendor_status, `$5` vendor_calls,
-/// `$6` request_id, `$7` position.
+/// `$6` attempt_id, `$7` position.
 pub(super) const FINISH_AUDIT: &str = "\
 UPDATE audit_events
 SET status = $1, error_code = $2, finished_at = $3, vendor_status = $4, vendor_calls = $5
-WHERE request_id = $6 AND position = $7";
+WHERE attempt_id = $6 AND position = $7";
 
 /// `$1` code, `$2` limit.
 pub(super) const HISTORY: &str = "\
-SELECT request_id, position, idempotency_key, received_at, finished_at, email, message, code,
+SELECT attempt_id, request_id, position, idempotency_key, received_at, finished_at, email, message, code,
        vendor, vendor_code, status, error_code, vendor_status, vendor_calls
 FROM audit_events WHERE code = $1
-ORDER BY received_at DESC, request_id, position
+ORDER BY received_at DESC, attempt_id, position
 LIMIT $2";
 
 /// An `idempotency_keys` row as `begin` reads it.
@@ -119,6 +119,7 @@ pub(super) fn classify(
 /// An `audit_events` row as stored: integers are `BIGINT` in both databases.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct AuditRecord {
+    attempt_id: String,
     request_id: String,
     position: i64,
     idempotency_key: Option<String>,
@@ -150,6 +151,7 @@ impl TryFrom<AuditRecord> for AuditRow {
                 .map_err(|_| out_of_range("vendor_status"))?,
             vendor_calls: u32::try_from(record.vendor_calls)
                 .map_err(|_| out_of_range("vendor_calls"))?,
+            attempt_id: record.attempt_id,
             request_id: record.request_id,
             idempotency_key: record.idempotency_key,
             received_at: Timestamp::from_millis(record.received_at),
@@ -177,6 +179,7 @@ where
     let mut builder = QueryBuilder::new(INSERT_AUDIT);
     builder.push_values(rows, |mut values, row| {
         values
+            .push_bind(row.attempt_id.as_str())
             .push_bind(row.request_id.as_str())
             .push_bind(i64::from(row.position))
             .push_bind(row.idempotency_key.as_deref())
@@ -345,14 +348,14 @@ macro_rules! pool_store {
                         .bind(row.finished_at.map($crate::store::Timestamp::as_millis))
                         .bind(row.vendor_status.map(i64::from))
                         .bind(i64::from(row.vendor_calls))
-                        .bind(row.request_id.as_str())
+                        .bind(row.attempt_id.as_str())
                         .bind(i64::from(row.position))
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?;
                     if updated.rows_affected() == 0 {
                         return Err($crate::store::StoreError::UnknownAuditRow {
-                            request_id: row.request_id.clone(),
+                            attempt_id: row.attempt_id.clone(),
                             position: row.position,
                         });
                     }

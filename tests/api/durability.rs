@@ -40,6 +40,7 @@ on_both_stores!(
     every_document_leaves_an_audit_row_with_its_outcome,
     a_store_that_cannot_be_written_gets_503_and_no_vendor_call,
     a_gateway_killed_mid_call_leaves_pending_rows_the_restarted_gateway_serves,
+    a_request_id_used_twice_leaves_two_attempts,
 );
 
 async fn send_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
@@ -271,4 +272,33 @@ async fn a_gateway_killed_mid_call_leaves_pending_rows_the_restarted_gateway_ser
     assert_eq!(trail["attempts"][0]["finished_at"], Value::Null);
     assert_eq!(trail["attempts"][0]["vendor"], "zapsign");
     assert_eq!(code, Some(0), "{output}");
+}
+
+async fn a_request_id_used_twice_leaves_two_attempts(store: &str) {
+    let app = spawn_app_with(&[("SIGNGATE__STORE__URL", store)]).await;
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&app.zapsign)
+        .await;
+    let send = || {
+        app.client
+            .post(app.url("/documents/cancel"))
+            .bearer_auth(API_KEY)
+            .header("X-Request-Id", "client-retry-1")
+            .json(&body_for(&[TOKEN]))
+            .send()
+    };
+
+    let first = send().await.expect("answer");
+    let second = send().await.expect("answer");
+
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let attempts = history(&app, TOKEN).await["attempts"].clone();
+    assert_eq!(attempts.as_array().map(Vec::len), Some(2), "{attempts}");
+    assert!(attempts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|a| a["request_id"] == "client-retry-1"));
 }

@@ -148,7 +148,7 @@ pub(crate) async fn finish_with_an_unknown_row_updates_nothing(h: &Harness) {
         .await;
 
     assert!(
-        matches!(&finished, Err(StoreError::UnknownAuditRow { request_id, position: 7 }) if request_id == "req-1"),
+        matches!(&finished, Err(StoreError::UnknownAuditRow { attempt_id, position: 7 }) if attempt_id == "attempt-req-1"),
         "{finished:?}"
     );
     assert_eq!(store.history("DOC", 50).await.expect("history"), vec![row]);

@@ -60,9 +60,10 @@ pub fn count(answers: &[Begin], wanted: &Begin) -> usize {
     answers.iter().filter(|answer| *answer == wanted).count()
 }
 
-/// A pending audit row for document `position` of `request_id`.
+/// A pending audit row for document `position` of `request_id` (attempt `attempt-REQUEST_ID`).
 pub fn pending(request_id: &str, position: u32, code: &str, received_at: Timestamp) -> AuditRow {
     AuditRow {
+        attempt_id: format!("attempt-{request_id}"),
         request_id: request_id.to_owned(),
         position,
         idempotency_key: None,
