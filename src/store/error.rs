@@ -32,6 +32,9 @@ pub enum StoreError {
         /// Its position in the request.
         position: u32,
     },
+    /// The store was closed (shutdown) and takes no more writes.
+    #[error("the store is closed")]
+    Closed,
     /// A stored value does not fit its Rust type (a row written by something else).
     #[error("the store holds a value signgate cannot read: {0}")]
     Corrupt(String),

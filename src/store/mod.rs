@@ -5,6 +5,7 @@
 //! connection options and the driver-typed calls. The conformance suite in `tests/store/` runs
 //! every scenario against both.
 
+mod coalesce;
 mod error;
 mod postgres;
 mod sql;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
@@ -138,14 +140,17 @@ pub const STATUS_PENDING: &str = "pending";
 /// - `sqlite://PATH` or `sqlite:PATH` (query options such as `?mode=ro` allowed): a file, created
 ///   if missing (its directory must exist), in WAL mode.
 /// - `postgres://...` or `postgresql://...`: a server shared by every replica.
+///
+/// Audit writes of concurrent requests are group-committed (`Coalescing`).
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::connect(url).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
+        Arc::new(PostgresStore::connect(url).await?)
     } else {
-        Err(StoreError::InvalidUrl(
+        return Err(StoreError::InvalidUrl(
             "it must start with `sqlite:`, `postgres://` or `postgresql://`",
-        ))
-    }
+        ));
+    };
+    Ok(Arc::new(Coalescing::new(store)))
 }
