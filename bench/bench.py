@@ -1,0 +1,810 @@
+#!/usr/bin/env python3
+"""signgate benchmark driver (stdlib only).
+
+`bench/run.sh` builds signgate, starts the simulator, the gateway and nginx on loopback ports,
+and then runs this script, which drives every load phase with `oha`, reads CPU and memory from
+/proc, and writes bench/RESULTS.md. See bench/README.md for what is measured and why.
+
+Every loop here is bounded in count, and every subprocess in time.
+"""
+
+import argparse
+import datetime
+import heapq
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MESSAGE = "signgate benchmark"
+EMAIL = "bench@example.com"
+# The simulator's default credentials (src/simulator/config.rs).
+ZAPSIGN_TOKEN = "sim-token"
+AUCO_PRIVATE_KEY = "prk_sim"
+AUCO_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def log(text):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# ---- /proc -----------------------------------------------------------------------------------
+
+
+def proc_cpu(pid):
+    """utime + stime of a process, in seconds (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status(pid, key):
+    """A `kB` field of /proc/PID/status (VmHWM, VmRSS), in kB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reset_peak_rss(pid):
+    """Resets VmHWM to the current RSS (Linux `clear_refs` 5); False when not permitted."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def child_pids(pid):
+    """Direct children of `pid` (nginx's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def system_busy():
+    """CPU seconds of the whole machine (all cores) from /proc/stat: (user + nice + system,
+    irq + softirq). Process times (utime, stime) do not include the second part."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:8]]
+    return (values[0] + values[1] + values[2]) / CLK_TCK, (values[5] + values[6]) / CLK_TCK
+
+
+def threads(pid):
+    """Per thread name: [context switches, CPU seconds, thread count] of a process."""
+    by_name = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return by_name
+    for tid in tids:
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/comm") as f:
+                name = f.read().strip()
+            switches = sum(
+                int(line.split()[1])
+                for line in open(f"{base}/status")
+                if "ctxt_switches:" in line
+            )
+            cpu = proc_cpu_path(f"{base}/stat")
+        except OSError:
+            continue
+        entry = by_name.setdefault(name, [0, 0.0, 0])
+        entry[0] += switches
+        entry[1] += cpu
+        entry[2] += 1
+    return by_name
+
+
+def proc_cpu_path(path):
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_for_quiet(max_checks, threshold=0.15):
+    """Waits (at most `max_checks` x 2 s) until the machine is under `threshold` busy, so
+    another job's build or tests do not share the cores with the benchmark. Returns the busy
+    share last seen."""
+    share = 1.0
+    for _ in range(max_checks):
+        before, at = system_busy()[0], time.monotonic()
+        time.sleep(2)
+        share = (system_busy()[0] - before) / (time.monotonic() - at) / (os.cpu_count() or 1)
+        if share < threshold:
+            break
+        log(f"machine {100 * share:.0f} % busy with other work; waiting")
+    return share
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Snapshot:
+    """CPU of the processes under test, the machine and our children (oha), at one instant."""
+
+    def __init__(self, pids):
+        self.at = time.monotonic()
+        self.cpu = {name: sum(proc_cpu(p) for p in group) for name, group in pids.items()}
+        self.busy, self.irq = system_busy()
+        self.children = children_cpu()
+        self.threads = threads(pids["signgate"][0])
+
+    def delta(self, before):
+        cpu = {name: self.cpu[name] - before.cpu.get(name, 0.0) for name in self.cpu}
+        ours = sum(cpu.values()) + (self.children - before.children)
+        elapsed = self.at - before.at
+        busy = self.busy - before.busy
+        threads_delta = {
+            name: [v[0] - before.threads.get(name, [0, 0.0])[0],
+                   v[1] - before.threads.get(name, [0, 0.0])[1], v[2]]
+            for name, v in self.threads.items()
+        }
+        return {
+            "irq_cpu": self.irq - before.irq,
+            "signgate_threads": threads_delta,
+            "cpu": cpu,
+            "oha_cpu": self.children - before.children,
+            "elapsed": elapsed,
+            "machine_busy": busy,
+            # CPU used by processes that are not part of the benchmark (a build, an editor...).
+            "foreign_cpu": max(0.0, busy - ours),
+        }
+
+
+# ---- request bodies --------------------------------------------------------------------------
+
+
+def new_uuid(rng):
+    h = "%032x" % rng.getrandbits(128)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+def new_auco_code(rng):
+    return "".join(rng.choice(AUCO_CHARS) for _ in range(10))
+
+
+def write_bodies(path, kind, count, rng):
+    """`count` bodies, one a line, each naming a fresh ZapSign document (oha -Z picks lines at
+    random, so a large pool keeps repeats, which the vendor answers "already refused", rare)."""
+    with open(path, "w") as f:
+        for _ in range(count):
+            token = new_uuid(rng)
+            if kind == "gateway":
+                f.write(f'{{"codes":["{token}"],"message":"{MESSAGE}","email":"{EMAIL}"}}\n')
+            else:
+                f.write(
+                    f'{{"doc_token":"{token}","rejected_reason":"{MESSAGE}","notify_signer":true}}\n'
+                )
+    return path
+
+
+# ---- oha -------------------------------------------------------------------------------------
+
+
+class Target:
+    def __init__(self, name, url, headers, kind):
+        self.name = name
+        self.url = url
+        self.headers = headers
+        self.kind = kind  # "gateway" or "direct" (the body shape)
+
+
+def run_oha(args, target, body_file, seconds, out, rate=None, alongside=None):
+    cmd = [
+        args.oha, "--no-tui", "-z", f"{seconds}s", "-w", "-c", str(args.connections),
+        "-m", "POST", "-T", "application/json", "-t", "10s",
+        "--output-format", "json", "-o", out, "-Z", body_file,
+    ]
+    for header in target.headers:
+        cmd += ["-H", header]
+    if rate is not None:
+        cmd += ["-q", str(rate), "--latency-correction"]
+    cmd.append(target.url)
+    oha = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    side = None
+    if alongside:
+        # A profiler attached while the load runs: starts 2 s in, ends before the load does.
+        time.sleep(2)
+        side = subprocess.Popen(alongside)
+    try:
+        oha.wait(timeout=seconds + 120)
+        if side:
+            side.wait(timeout=seconds + 120)
+    finally:
+        for proc in (oha, side):
+            if proc and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if oha.returncode != 0:
+        raise SystemExit(f"oha failed ({oha.returncode}): {' '.join(cmd)}")
+    with open(out) as f:
+        return json.load(f)
+
+
+def summarise(raw):
+    codes = {k: int(v) for k, v in raw.get("statusCodeDistribution", {}).items()}
+    errors = {k: int(v) for k, v in raw.get("errorDistribution", {}).items()}
+    pct = raw.get("latencyPercentiles", {})
+    ms = lambda key: (pct.get(key) or 0.0) * 1000.0  # noqa: E731
+    return {
+        "requests": sum(codes.values()),
+        "codes": codes,
+        "errors": errors,
+        "rps": raw["summary"]["requestsPerSec"] or 0.0,
+        "p50": ms("p50"),
+        "p99": ms("p99"),
+        "p999": ms("p99.9"),
+        "mean": (raw["summary"].get("average") or 0.0) * 1000.0,
+        "max": (raw["summary"].get("slowest") or 0.0) * 1000.0,
+    }
+
+
+def gateway_counts(host, port):
+    """signgate_documents_total by status, from GET /metrics."""
+    counts = {}
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+    except OSError:
+        return counts
+    for line in text.splitlines():
+        if line.startswith("signgate_documents_total{"):
+            status = re.search(r'status="([^"]*)"', line)
+            if status:
+                counts[status.group(1)] = counts.get(status.group(1), 0) + int(
+                    float(line.rsplit(" ", 1)[1])
+                )
+    return counts
+
+
+class Phases:
+    """Runs load phases and keeps every measurement."""
+
+    def __init__(self, args, pids):
+        self.args = args
+        self.pids = pids
+        self.rng = random.Random(args.seed)
+        self.records = []
+        self.body_seq = 0
+
+    def bodies(self, kind, count):
+        self.body_seq += 1
+        path = os.path.join(self.args.work, f"bodies-{self.body_seq}-{kind}.txt")
+        return write_bodies(path, kind, count, self.rng)
+
+    def measure(self, target, phase, seconds, rate=None, pool=None, alongside=None):
+        expected = (rate or self.args.pool_rps_guess) * seconds
+        pool = pool or int(min(1_000_000, max(50_000, 20 * expected)))
+        body_file = self.bodies(target.kind, pool)
+        gw_pid = self.pids["signgate"][0]
+        reset_peak_rss(gw_pid)
+        before_docs = gateway_counts(self.args.host, self.args.gw_port)
+        before = Snapshot(self.pids)
+        out = os.path.join(self.args.work, f"oha-{len(self.records):02d}-{target.name}-{phase}.json")
+        raw = run_oha(self.args, target, body_file, seconds, out, rate, alongside)
+        after = Snapshot(self.pids)
+        after_docs = gateway_counts(self.args.host, self.args.gw_port)
+        os.unlink(body_file)
+        record = summarise(raw)
+        record.update(
+            target=target.name,
+            phase=phase,
+            rate=rate,
+            seconds=seconds,
+            usage=after.delta(before),
+            signgate_hwm_kb=proc_status(gw_pid, "VmHWM"),
+            signgate_rss_kb=proc_status(gw_pid, "VmRSS"),
+            documents={k: after_docs.get(k, 0) - before_docs.get(k, 0) for k in after_docs},
+        )
+        self.records.append(record)
+        log(
+            f"{phase:>10} {target.name:<9} rate={rate or '-':<6} {record['rps']:8.0f} req/s "
+            f"p50={record['p50']:.3f} p99={record['p99']:.3f} p99.9={record['p999']:.3f} ms "
+            f"codes={record['codes']} errors={record['errors']}"
+        )
+        return record
+
+
+# ---- N documents -----------------------------------------------------------------------------
+
+
+def post_json(conn, path, body, headers):
+    started = time.perf_counter()
+    conn.request("POST", path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    return time.perf_counter() - started, response.status, data
+
+
+def direct_call_times(host, port, count, rng):
+    """Sequential direct calls to the latency simulator: ZapSign refuse and Auco batch cancel
+    of 50 codes. Their medians are the vendor-call time the ideal is built from."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    zap, auco = [], []
+    for _ in range(count):
+        body = json.dumps(
+            {"doc_token": new_uuid(rng), "rejected_reason": MESSAGE, "notify_signer": True}
+        )
+        elapsed, status, _ = post_json(
+            conn, "/zapsign/api/v1/refuse/", body,
+            {"Authorization": f"Bearer {ZAPSIGN_TOKEN}", "Content-Type": "application/json",
+             "User-Agent": "signgate-bench"},
+        )
+        if status == 200:
+            zap.append(elapsed * 1000)
+    for _ in range(max(10, count // 6)):
+        codes = [new_auco_code(rng) for _ in range(50)]
+        body = json.dumps({"codes": codes, "message": MESSAGE, "email": EMAIL})
+        elapsed, status, _ = post_json(
+            conn, "/auco/v1.5/ext/document/cancel", body,
+            {"Authorization": AUCO_PRIVATE_KEY, "Content-Type": "application/json"},
+        )
+        if status == 200:
+            auco.append(elapsed * 1000)
+    conn.close()
+    return zap, auco
+
+
+def split_codes(n):
+    """N documents: half Auco codes, half ZapSign UUIDs (a single document is a ZapSign one)."""
+    auco = n // 2
+    return auco, n - auco
+
+
+def makespan(durations, slots):
+    free = [0.0] * min(slots, max(1, len(durations)))
+    for d in durations:
+        heapq.heappush(free, heapq.heappop(free) + d)
+    return max(free) if durations else 0.0
+
+
+def ideal_times(n, cfg, base_zap, base_auco, trials, rng):
+    """The ideal end-to-end time of an N-document request: per vendor, its calls scheduled on
+    `max_concurrency` slots (waves), each call taking the measured direct-call median, or that
+    plus (slow_ms - latency_ms) with probability slow_share; the request takes the slower
+    vendor. Returns (ideal without slow calls, median over `trials` draws)."""
+    n_auco, n_zap = split_codes(n)
+    auco_calls = math.ceil(n_auco / cfg["auco_batch"]) if n_auco else 0
+    extra = cfg["slow_ms"] - cfg["latency_ms"]
+
+    def draw(count, base):
+        return [base + extra if rng.random() < cfg["slow_share"] else base for _ in range(count)]
+
+    fixed = max(
+        math.ceil(n_zap / cfg["zap_conc"]) * base_zap,
+        math.ceil(auco_calls / cfg["auco_conc"]) * base_auco if auco_calls else 0.0,
+    )
+    spans = [
+        max(
+            makespan(draw(n_zap, base_zap), cfg["zap_conc"]),
+            makespan(draw(auco_calls, base_auco), cfg["auco_conc"]),
+        )
+        for _ in range(trials)
+    ]
+    return fixed, statistics.median(spans), n_zap + auco_calls
+
+
+def run_ndocs(args, port, sizes, reps, rng):
+    """Sequential requests of N documents with fresh codes; every document must be cancelled."""
+    conn = http.client.HTTPConnection(args.host, port, timeout=60)
+    headers = {"Authorization": f"Bearer {args.api_key}", "Content-Type": "application/json"}
+    results = {}
+    for n in sizes:
+        n_auco, n_zap = split_codes(n)
+        times, bad = [], 0
+        for i in range(reps + args.ndoc_warmup):
+            codes = [new_auco_code(rng) for _ in range(n_auco)]
+            codes += [new_uuid(rng) for _ in range(n_zap)]
+            rng.shuffle(codes)
+            body = json.dumps({"codes": codes, "message": MESSAGE, "email": EMAIL})
+            elapsed, status, data = post_json(conn, "/documents/cancel", body, headers)
+            ok = status == 200 and all(
+                r.get("status") == "cancelled" for r in json.loads(data).get("results", [])
+            )
+            if i >= args.ndoc_warmup:
+                times.append(elapsed * 1000)
+                bad += 0 if ok else 1
+        times.sort()
+        results[n] = {
+            "median": statistics.median(times),
+            "p90": times[min(len(times) - 1, int(0.9 * len(times)))],
+            "min": times[0],
+            "max": times[-1],
+            "not_cancelled": bad,
+            "reps": reps,
+        }
+        log(f"N={n:<3} median {results[n]['median']:.1f} ms  max {results[n]['max']:.1f} ms")
+    conn.close()
+    return results
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(
+            cmd, shell=True, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "mem_gib": mem_kb / 1024 / 1024,
+        "kernel": platform.release(),
+    }
+
+
+def fmt(value, digits=3):
+    return f"{value:.{digits}f}"
+
+
+def write_report(args, ctx):
+    recs = ctx["records"]
+    by = {(r["phase"], r["target"]): r for r in recs}
+    sat = {t: by[("saturation", t)] for t in ("direct", "nginx", "signgate")}
+    m = ctx["machine"]
+    lines = []
+    add = lines.append
+    add("# signgate benchmark results")
+    add("")
+    add("Written by `bash bench/run.sh` (see bench/README.md for what each figure means). "
+        "All figures come from this one run.")
+    add("")
+    add("## Run")
+    add("")
+    add("| | |")
+    add("|---|---|")
+    add(f"| date (UTC) | {ctx['date']} |")
+    add(f"| commit | `{args.commit}` |")
+    add(f"| machine | {m['nproc']} cores, {m['cpu']}, {m['mem_gib']:.1f} GiB RAM, Linux {m['kernel']} |")
+    add(f"| load average at start | {ctx['loadavg_start']} |")
+    add(f"| tools | {args.versions} |")
+    add(f"| load generator | oha, {args.connections} connections, all processes on the same {m['nproc']} cores |")
+    add(f"| signgate under load | store `{args.store_desc}`, log level warn, ZapSign max_concurrency "
+        f"{args.gw_conc}, requests_per_minute {args.gw_rpm} |")
+    foreign = sum(r["usage"]["foreign_cpu"] for r in recs)
+    busy = sum(r["usage"]["machine_busy"] for r in recs)
+    irq = sum(r["usage"]["irq_cpu"] for r in recs)
+    add(f"| machine busy with other work before the run | {100 * ctx['quiet_share']:.0f} % |")
+    add(f"| CPU used by other processes during the load phases | {foreign:.1f} s of {busy:.1f} s busy "
+        f"({100 * foreign / busy if busy else 0:.1f} %; interrupts and softirq, not counted in any "
+        f"process: {irq:.1f} s) |")
+    add("")
+
+    add(f"## Saturation throughput (closed loop, {args.connections} connections, {args.sat_secs} s each)")
+    add("")
+    add("| target | requests/s | p50 ms | p99 ms | requests | non-200 answers | errors |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    names = {"direct": "simulator directly (ZapSign refuse)",
+             "nginx": "nginx proxy_pass -> simulator",
+             "signgate": "signgate -> simulator (1-document cancel)"}
+    for t in ("direct", "nginx", "signgate"):
+        r = sat[t]
+        non200 = sum(v for k, v in r["codes"].items() if k != "200")
+        add(f"| {names[t]} | {r['rps']:.0f} | {fmt(r['p50'])} | {fmt(r['p99'])} | {r['requests']} | "
+            f"{non200} | {sum(r['errors'].values())} |")
+    add("")
+    ratio_nginx = sat["signgate"]["rps"] / sat["nginx"]["rps"]
+    ratio_direct = sat["signgate"]["rps"] / sat["direct"]["rps"]
+    add(f"- signgate / nginx throughput: **{ratio_nginx:.2f}**")
+    add(f"- signgate / direct throughput: **{ratio_direct:.2f}**")
+    add("- Direct and nginx answers that are not 200 are 403 \"already refused\": a repeated token "
+        "from the random body pool (still a full vendor round trip).")
+    add("")
+
+    add("## Latency at fixed request rates (open loop, `oha -q RATE --latency-correction`)")
+    add("")
+    add(f"Rates are shares of signgate's saturation throughput above ({sat['signgate']['rps']:.0f} req/s); "
+        f"{args.rate_secs} s per target and rate.")
+    add("")
+    add("| rate | target | achieved req/s | p50 ms | p99 ms | p99.9 ms | requests | non-200 |")
+    add("|---|---|---:|---:|---:|---:|---:|---:|")
+    for share in ctx["shares"]:
+        phase = f"rate{int(share * 100)}"
+        for t in ("direct", "nginx", "signgate"):
+            r = by.get((phase, t))
+            if not r:
+                continue
+            non200 = sum(v for k, v in r["codes"].items() if k != "200")
+            add(f"| {int(share * 100)} % ({r['rate']}/s) | {t} | {r['rps']:.0f} | {fmt(r['p50'])} | "
+                f"{fmt(r['p99'])} | {fmt(r['p999'])} | {r['requests']} | {non200} |")
+    add("")
+    add("Latency added over calling the simulator directly (same rate, same run):")
+    add("")
+    add("| rate | signgate adds p50 ms | p99 ms | p99.9 ms | nginx adds p50 ms | p99 ms | p99.9 ms |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    added = {}
+    for share in ctx["shares"]:
+        phase = f"rate{int(share * 100)}"
+        d, n, s = by[(phase, "direct")], by[(phase, "nginx")], by[(phase, "signgate")]
+        added[share] = {k: s[k] - d[k] for k in ("p50", "p99", "p999")}
+        add(f"| {int(share * 100)} % | {fmt(s['p50'] - d['p50'])} | {fmt(s['p99'] - d['p99'])} | "
+            f"{fmt(s['p999'] - d['p999'])} | {fmt(n['p50'] - d['p50'])} | {fmt(n['p99'] - d['p99'])} | "
+            f"{fmt(n['p999'] - d['p999'])} |")
+    add("")
+
+    add("## CPU and memory")
+    add("")
+    add("CPU seconds (utime + stime from /proc/PID/stat) per 1,000 requests, per process; signgate's "
+        "peak RSS (VmHWM, reset with clear_refs before each phase) and RSS at the phase's end.")
+    add("")
+    add("| phase | target | requests | signgate CPU s/1k | simulator CPU s/1k | nginx CPU s/1k | "
+        "oha CPU s/1k | signgate peak RSS MB | signgate RSS at end MB | signgate context switches "
+        "/ request | signgate CPU in SQLite threads |")
+    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    peak_load = 0
+    for r in recs:
+        n = max(1, r["requests"])
+        cpu = r["usage"]["cpu"]
+        per = lambda s: f"{1000 * s / n:.4f}"  # noqa: E731
+        hwm = r["signgate_hwm_kb"] / 1024
+        if r["target"] == "signgate":
+            peak_load = max(peak_load, hwm)
+        sg = per(cpu["signgate"]) if r["target"] == "signgate" else "-"
+        ng = per(cpu["nginx"]) if r["target"] == "nginx" else "-"
+        switches, store_share = "-", "-"
+        if r["target"] == "signgate":
+            th = r["usage"]["signgate_threads"]
+            switches = f"{sum(v[0] for v in th.values()) / n:.1f}"
+            total = sum(v[1] for v in th.values())
+            store = sum(v[1] for k, v in th.items() if k.startswith("sqlx"))
+            store_share = f"{100 * store / total:.0f} %" if total else "-"
+        add(f"| {r['phase']} | {r['target']} | {r['requests']} | {sg} | {per(cpu['simulator'])} | {ng} | "
+            f"{per(r['usage']['oha_cpu'])} | {hwm:.1f} | {r['signgate_rss_kb'] / 1024:.1f} | {switches} | "
+            f"{store_share} |")
+    add("")
+    add(f"- signgate peak RSS over the whole run (VmHWM since start): "
+        f"{ctx['signgate_hwm_total_kb'] / 1024:.1f} MB; RSS when idle before the load: "
+        f"{ctx['signgate_rss_idle_kb'] / 1024:.1f} MB.")
+    docs = {}
+    for r in recs:
+        if r["target"] == "signgate":
+            for k, v in r["documents"].items():
+                docs[k] = docs.get(k, 0) + v
+    add(f"- signgate documents by outcome over the load phases: {docs} "
+        "(`already_cancelled` = a repeated token from the random body pool; each is still one vendor call).")
+    add("")
+
+    nd = ctx["ndocs"]
+    cfg = nd["cfg"]
+    add("## N documents per request against the ideal")
+    add("")
+    add(f"Simulator latency {cfg['latency_ms']} ms, {cfg['slow_share'] * 100:g} % of calls slow "
+        f"({cfg['slow_ms']} ms); signgate with the default max_concurrency (Auco {cfg['auco_conc']}, "
+        f"ZapSign {cfg['zap_conc']}) and Auco batches of {cfg['auco_batch']}; half Auco codes, half "
+        f"ZapSign UUIDs, fresh codes every request; {nd['reps']} sequential requests per size after "
+        f"{args.ndoc_warmup} warm-up requests.")
+    add("")
+    add(f"A direct vendor call measured {nd['base_zap']:.2f} ms (ZapSign refuse, median of "
+        f"{nd['direct_zap_n']}) and {nd['base_auco']:.2f} ms (Auco cancel of 50 codes, median of "
+        f"{nd['direct_auco_n']}). The ideal schedules each vendor's calls on its max_concurrency slots "
+        "(waves) with those call times; \"ideal (median)\" also draws the 1 % slow calls "
+        f"({args.ideal_trials} draws), \"ideal (no slow call)\" does not.")
+    add("")
+    add("| N | Auco codes | ZapSign codes | vendor calls | ideal (no slow call) ms | ideal (median) ms | "
+        "signgate median ms | p90 ms | min ms | max ms | median / ideal |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, r in nd["results"].items():
+        n_auco, n_zap = split_codes(n)
+        add(f"| {n} | {n_auco} | {n_zap} | {r['calls']} | {r['ideal_fixed']:.1f} | {r['ideal_median']:.1f} | "
+            f"{r['median']:.1f} | {r['p90']:.1f} | {r['min']:.1f} | {r['max']:.1f} | **{r['ratio']:.3f}** |")
+    bad = sum(r["not_cancelled"] for r in nd["results"].values())
+    add("")
+    add(f"- Requests in which a document was not `cancelled`: {bad}.")
+    if ctx.get("ndocs_zero"):
+        add("")
+        add("Same requests with the simulator at 0 ms latency (the load gateway: pure signgate cost "
+            "per request, vendor round trips on loopback included):")
+        add("")
+        add("| N | median ms | p90 ms | max ms |")
+        add("|---:|---:|---:|---:|")
+        for n, r in ctx["ndocs_zero"].items():
+            add(f"| {n} | {r['median']:.2f} | {r['p90']:.2f} | {r['max']:.2f} |")
+    add("")
+
+    add("## Targets")
+    add("")
+    half = added.get(0.5)
+    r100 = nd["results"].get(100)
+    rows = []
+    if half:
+        rows.append(("added p50 at 50 % of saturation < 0.25 ms", f"{half['p50']:.3f} ms", half["p50"] < 0.25))
+        rows.append(("added p99 at 50 % of saturation < 1 ms", f"{half['p99']:.3f} ms", half["p99"] < 1.0))
+    rows.append(("throughput >= nginx's (same run)", f"{ratio_nginx:.2f} x nginx", ratio_nginx >= 1.0))
+    rows.append(("peak RSS under load < 20 MB", f"{peak_load:.1f} MB (max per-phase VmHWM)", peak_load < 20))
+    if r100:
+        rows.append(("100 documents within 1.1 x the ideal", f"{r100['ratio']:.3f} x", r100["ratio"] <= 1.1))
+    add("| target | measured | met |")
+    add("|---|---|---|")
+    for name, value, ok in rows:
+        add(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+    add("")
+    add(f"Raw oha JSON and logs of this run: `{args.work}` (deleted at the end unless KEEP_WORK=1).")
+    add("")
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    with open(os.path.join(args.work, "records.json"), "w") as f:
+        json.dump(ctx, f, indent=1, default=str)
+    log(f"wrote {args.out}")
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+
+def wait_tcp(host, port, seconds=10):
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds * 20)):
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=1)
+            conn.request("GET", "/livez")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    raise SystemExit(f"nothing answers on {host}:{port}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--oha", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--sim-port", type=int, required=True)
+    p.add_argument("--gw-port", type=int, required=True)
+    p.add_argument("--nginx-port", type=int, required=True)
+    p.add_argument("--sim2-port", type=int, required=True)
+    p.add_argument("--gw2-port", type=int, required=True)
+    p.add_argument("--sim-pid", type=int, required=True)
+    p.add_argument("--gw-pid", type=int, required=True)
+    p.add_argument("--nginx-pid", type=int, required=True)
+    p.add_argument("--api-key", required=True)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--sat-secs", type=int, default=10)
+    p.add_argument("--warm-secs", type=int, default=3)
+    p.add_argument("--rate-secs", type=int, default=15)
+    p.add_argument("--shares", default="0.25,0.5,0.75")
+    p.add_argument("--pool-rps-guess", type=int, default=8000)
+    p.add_argument("--ndoc-sizes", default="1,10,50,100")
+    p.add_argument("--ndoc-reps", type=int, default=30)
+    p.add_argument("--ndoc-warmup", type=int, default=3)
+    p.add_argument("--latency-ms", type=int, default=20)
+    p.add_argument("--slow-ms", type=int, default=200)
+    p.add_argument("--slow-share", type=float, default=0.01)
+    p.add_argument("--ideal-trials", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=20260101)
+    p.add_argument("--commit", default="unknown")
+    p.add_argument("--versions", default="")
+    p.add_argument("--store-desc", default="")
+    p.add_argument("--gw-conc", default="")
+    p.add_argument("--gw-rpm", default="")
+    p.add_argument("--quiet-checks", type=int, default=60,
+                   help="wait up to this many x 2 s for other work on the machine to stop")
+    p.add_argument("--profile-secs", type=int, default=0,
+                   help="only drive signgate at saturation for this long (for perf), then exit")
+    args = p.parse_args()
+
+    host = args.host
+    for port in (args.sim_port, args.gw_port, args.nginx_port, args.sim2_port, args.gw2_port):
+        wait_tcp(host, port)
+    nginx_workers = child_pids(args.nginx_pid)
+    pids = {
+        "signgate": [args.gw_pid],
+        "simulator": [args.sim_pid],
+        "nginx": [args.nginx_pid] + nginx_workers,
+    }
+    gw_headers = [f"Authorization: Bearer {args.api_key}"]
+    sim_headers = [f"Authorization: Bearer {ZAPSIGN_TOKEN}", "User-Agent: signgate-bench"]
+    targets = {
+        "direct": Target("direct", f"http://{host}:{args.sim_port}/zapsign/api/v1/refuse/",
+                         sim_headers, "direct"),
+        "nginx": Target("nginx", f"http://{host}:{args.nginx_port}/zapsign/api/v1/refuse/",
+                        sim_headers, "direct"),
+        "signgate": Target("signgate", f"http://{host}:{args.gw_port}/documents/cancel",
+                           gw_headers, "gateway"),
+    }
+    phases = Phases(args, pids)
+
+    if args.profile_secs:
+        perf = ["perf", "record", "-e", "cpu-clock", "-F", "499", "--call-graph", "dwarf,16384",
+                "-p", str(args.gw_pid), "-o", os.path.join(args.work, "perf.data"), "-q",
+                "--", "sleep", str(max(1, args.profile_secs - 4))]
+        phases.measure(targets["signgate"], "warmup", args.warm_secs)
+        phases.measure(targets["signgate"], "profile", args.profile_secs, alongside=perf)
+        return
+
+    ctx = {
+        "quiet_share": wait_for_quiet(args.quiet_checks),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+        "loadavg_start": open("/proc/loadavg").read().strip(),
+        "signgate_rss_idle_kb": proc_status(args.gw_pid, "VmRSS"),
+    }
+
+    # 1. Saturation, closed loop, each target after a short warm-up.
+    for name in ("direct", "nginx", "signgate"):
+        phases.measure(targets[name], "warmup", args.warm_secs)
+        phases.measure(targets[name], "saturation", args.sat_secs)
+    saturation = phases.records[-1]["rps"]
+
+    # 2. Fixed rates below saturation, open loop.
+    shares = [float(s) for s in args.shares.split(",")]
+    for share in shares:
+        rate = max(1, int(saturation * share))
+        for name in ("direct", "nginx", "signgate"):
+            phases.measure(targets[name], f"rate{int(share * 100)}", args.rate_secs, rate=rate)
+    ctx["shares"] = shares
+    ctx["signgate_hwm_total_kb"] = proc_status(args.gw_pid, "VmHWM")
+
+    # 3. N documents against the latency simulator, and against the 0 ms one.
+    rng = random.Random(args.seed + 1)
+    sizes = [int(s) for s in args.ndoc_sizes.split(",")]
+    ctx["ndocs_zero"] = run_ndocs(args, args.gw_port, sizes, args.ndoc_reps, rng)
+    zap, auco = direct_call_times(host, args.sim2_port, 120, rng)
+    cfg = {"latency_ms": args.latency_ms, "slow_ms": args.slow_ms, "slow_share": args.slow_share,
+           "auco_conc": 4, "zap_conc": 8, "auco_batch": 50}
+    base_zap, base_auco = statistics.median(zap), statistics.median(auco)
+    results = run_ndocs(args, args.gw2_port, sizes, args.ndoc_reps, rng)
+    for n, r in results.items():
+        fixed, median, calls = ideal_times(n, cfg, base_zap, base_auco, args.ideal_trials, rng)
+        r.update(ideal_fixed=fixed, ideal_median=median, calls=calls, ratio=r["median"] / median)
+    ctx["ndocs"] = {"cfg": cfg, "reps": args.ndoc_reps, "results": results, "base_zap": base_zap,
+                    "base_auco": base_auco, "direct_zap_n": len(zap), "direct_auco_n": len(auco)}
+    ctx["records"] = phases.records
+    write_report(args, ctx)
+
+
+if __name__ == "__main__":
+    main()
