@@ -13,13 +13,13 @@ use super::StoreError;
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections to a file: one writes at a time (WAL), the others keep reads flowing.
-const FILE_CONNECTIONS: u32 = 4;
+/// SQLite's page cache per connection, in KiB (its default is 2 MiB).
+const CACHE_KIB: i64 = 512;
 
 /// How long a call waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A SQLite database behind a connection pool.
+/// A SQLite database behind a one-connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -36,27 +36,29 @@ impl SqliteStore {
             .map_err(StoreError::database("read its URL"))?
             .create_if_missing(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = if is_in_memory(url) {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await
+            .foreign_keys(true)
+            .pragma("cache_size", (-CACHE_KIB).to_string());
+        let options = if is_in_memory(url) {
+            options
         } else {
-            let options = options
+            options
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
-            SqlitePoolOptions::new()
-                .max_connections(FILE_CONNECTIONS)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
-                .await
-        }
-        .map_err(StoreError::database("open the SQLite database"))?;
+                .synchronous(SqliteSynchronous::Normal)
+        };
+        // One connection: SQLite writes one at a time anyway, and a second writer would wait
+        // in SQLite's sleeping busy handler instead of the pool's async queue. (An in-memory
+        // database must live in exactly one connection, never recycled.) No ping before each
+        // use: every statement already reports a broken connection.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::database("open the SQLite database"))?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await

@@ -124,7 +124,7 @@ impl Paced {
             inner,
             limit: limit.max(1),
             window,
-            sent: Mutex::new(VecDeque::with_capacity(limit)),
+            sent: Mutex::new(VecDeque::new()),
         }
     }
 
