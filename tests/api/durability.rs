@@ -41,6 +41,7 @@ on_both_stores!(
     a_store_that_cannot_be_written_gets_503_and_no_vendor_call,
     a_gateway_killed_mid_call_leaves_pending_rows_the_restarted_gateway_serves,
     a_request_id_used_twice_leaves_two_attempts,
+    two_replicas_sharing_a_store_never_run_one_key_twice,
 );
 
 async fn send_with_key(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
@@ -293,7 +294,10 @@ async fn a_request_id_used_twice_leaves_two_attempts(store: &str) {
     let first = send().await.expect("answer");
     let second = send().await.expect("answer");
 
-    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
     let attempts = history(&app, TOKEN).await["attempts"].clone();
     assert_eq!(attempts.as_array().map(Vec::len), Some(2), "{attempts}");
     assert!(attempts
@@ -301,4 +305,34 @@ async fn a_request_id_used_twice_leaves_two_attempts(store: &str) {
         .into_iter()
         .flatten()
         .all(|a| a["request_id"] == "client-retry-1"));
+}
+
+async fn two_replicas_sharing_a_store_never_run_one_key_twice(store: &str) {
+    // Two gateways with their own pools and state, like two replicas, on one database.
+    let first = spawn_app_with(&[("SIGNGATE__STORE__URL", store)]).await;
+    let zapsign = first.zapsign.uri();
+    let vendor = format!("{zapsign}/api/v1");
+    let second = spawn_app_with(&[
+        ("SIGNGATE__STORE__URL", store),
+        ("SIGNGATE__VENDORS__ZAPSIGN__BASE_URL", &vendor),
+    ])
+    .await;
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .expect(1)
+        .mount(&first.zapsign)
+        .await;
+    let body = body_for(&[TOKEN]);
+
+    let (a, b) = tokio::join!(
+        send_with_key(&first, "order-47", &body),
+        send_with_key(&second, "order-47", &body),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    let replay = send_with_key(&second, "order-47", &body).await;
+
+    assert_eq!(statuses, [200, 409], "exactly one replica runs the key");
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
 }
