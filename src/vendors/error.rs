@@ -66,11 +66,11 @@ impl UpstreamError {
     }
 
     /// Whether the vendor may have acted on the request (so it must not be re-sent blindly).
+    /// A `503` says the vendor did not take the request (SPEC 3.3: safe to retry).
     pub fn is_ambiguous(&self) -> bool {
         match self {
-            Self::Timeout | Self::Transport | Self::Server { .. } | Self::BadResponse { .. } => {
-                true
-            }
+            Self::Server { status, .. } => *status != 503,
+            Self::Timeout | Self::Transport | Self::BadResponse { .. } => true,
             Self::Connect
             | Self::RateLimited { .. }
             | Self::BatchRejected

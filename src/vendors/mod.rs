@@ -13,9 +13,13 @@ use crate::settings::{Settings, VendorKind};
 pub mod auco;
 pub mod error;
 pub mod http;
+pub mod pacing;
 pub mod resilience;
 pub mod retry;
 pub mod zapsign;
+
+#[cfg(test)]
+mod testing;
 
 pub use error::UpstreamError;
 

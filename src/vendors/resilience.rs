@@ -1,7 +1,6 @@
-//! Per-call wrappers around any `Vendor`, each adding one behaviour: the circuit breaker, the
-//! process-wide concurrency cap, rate pacing and call metrics. `wrap` stacks them.
+//! Per-call wrappers around any `Vendor`, each adding one behaviour: the circuit breaker, call
+//! metrics and the process-wide concurrency cap (pacing is in `pacing.rs`). `wrap` stacks them.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use rand::Rng;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
+use super::pacing::Paced;
 use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::metrics;
 use crate::settings::{VendorKind, VendorSettings};
@@ -23,7 +23,7 @@ pub fn wrap(name: &str, settings: &VendorSettings, adapter: Arc<dyn Vendor>) -> 
     let paced: Arc<dyn Vendor> = match settings.kind {
         VendorKind::Zapsign => Arc::new(Paced::new(
             adapter,
-            settings.requests_per_minute() as usize,
+            settings.requests_per_minute(),
             RATE_WINDOW,
         )),
         VendorKind::Auco => adapter,
@@ -100,86 +100,6 @@ impl Limited {
             // The semaphore is never closed; a closed one would mean nothing can be sent.
             Ok(Err(_)) | Err(_) => Err(UpstreamError::Deadline),
         }
-    }
-}
-
-// ---- pacing --------------------------------------------------------------------------------
-
-/// Never more than `limit` calls in any `window`, across all requests of the process.
-///
-/// A sliding log of send times rather than a token bucket: ZapSign counts fixed one-minute
-/// windows, and a bucket's burst plus a minute of refill can exceed the limit in one window.
-#[derive(Debug)]
-pub struct Paced {
-    inner: Arc<dyn Vendor>,
-    limit: usize,
-    window: Duration,
-    sent: Mutex<VecDeque<Instant>>,
-}
-
-impl Paced {
-    /// At most `limit` calls of `inner` per `window`.
-    pub fn new(inner: Arc<dyn Vendor>, limit: usize, window: Duration) -> Self {
-        Self {
-            inner,
-            limit: limit.max(1),
-            window,
-            sent: Mutex::new(VecDeque::new()),
-        }
-    }
-
-    /// Reserves the earliest send time that keeps the limit, and waits for it. A slot past the
-    /// deadline is not taken: the call fails at once and wastes no capacity.
-    async fn slot(&self, deadline: Instant) -> Result<(), UpstreamError> {
-        let at = {
-            let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            let at = match sent.len().checked_sub(self.limit) {
-                Some(i) => sent.get(i).map_or(now, |&t| (t + self.window).max(now)),
-                None => now,
-            };
-            if at > deadline {
-                return Err(UpstreamError::Deadline);
-            }
-            sent.push_back(at);
-            while sent.len() > self.limit {
-                sent.pop_front();
-            }
-            at
-        };
-        tokio::time::sleep_until(at).await;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Vendor for Paced {
-    fn batch_size(&self) -> usize {
-        self.inner.batch_size()
-    }
-
-    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
-        // A per-document vendor makes one HTTP call per code.
-        let calls = if self.inner.batch_size() == 1 {
-            batch.codes.len()
-        } else {
-            1
-        };
-        for _ in 0..calls {
-            if let Err(e) = self.slot(batch.ctx.deadline).await {
-                return vec![Err(e); batch.codes.len()];
-            }
-        }
-        self.inner.cancel(batch).await
-    }
-
-    fn can_read_status(&self) -> bool {
-        self.inner.can_read_status()
-    }
-
-    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
-        self.slot(ctx.deadline).await?;
-        self.inner.status(code, ctx).await
     }
 }
 
@@ -372,95 +292,11 @@ impl Vendor for Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Outcome;
-    use crate::vendors::Answer;
-
-    /// Answers every call at once and records when it came.
-    #[derive(Debug, Default)]
-    struct Recorder {
-        at: Mutex<Vec<Instant>>,
-        fail: bool,
-    }
-
-    #[async_trait]
-    impl Vendor for Recorder {
-        fn batch_size(&self) -> usize {
-            1
-        }
-
-        async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
-            self.at.lock().unwrap().push(Instant::now());
-            let reply = if self.fail {
-                Err(UpstreamError::Timeout)
-            } else {
-                Ok(Answer {
-                    outcome: Outcome::Cancelled,
-                    http_status: 200,
-                })
-            };
-            vec![reply; batch.codes.len()]
-        }
-    }
-
-    fn batch<'a>(codes: &'a [String], deadline: Instant) -> Batch<'a> {
-        Batch {
-            codes,
-            message: "m",
-            email: "a@b.co",
-            notify_signers: true,
-            ctx: CallContext {
-                request_id: "t",
-                deadline,
-            },
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pacing_keeps_every_window_at_or_under_the_limit() {
-        let recorder = Arc::new(Recorder::default());
-        let paced = Arc::new(Paced::new(recorder.clone(), 3, Duration::from_secs(60)));
-        let deadline = Instant::now() + Duration::from_secs(600);
-        let codes = vec!["X".to_string()];
-        let calls = (0..10).map(|_| {
-            let paced = Arc::clone(&paced);
-            let codes = codes.clone();
-            async move { paced.cancel(&batch(&codes, deadline)).await }
-        });
-        futures::future::join_all(calls).await;
-
-        let at = recorder.at.lock().unwrap().clone();
-        assert_eq!(at.len(), 10);
-        for (i, start) in at.iter().enumerate() {
-            let in_window = at[i..]
-                .iter()
-                .filter(|&&t| t < *start + Duration::from_secs(60))
-                .count();
-            assert!(in_window <= 3, "{in_window} calls within 60 s of call {i}");
-        }
-        assert!(
-            at[9] - at[0] < Duration::from_secs(181),
-            "pacing waited longer than needed"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pacing_refuses_a_slot_past_the_deadline_without_calling() {
-        let recorder = Arc::new(Recorder::default());
-        let paced = Paced::new(recorder.clone(), 1, Duration::from_secs(60));
-        let codes = vec!["X".to_string()];
-        let deadline = Instant::now() + Duration::from_secs(5);
-        assert!(paced.cancel(&batch(&codes, deadline)).await[0].is_ok());
-        let late = paced.cancel(&batch(&codes, deadline)).await;
-        assert_eq!(late[0], Err(UpstreamError::Deadline));
-        assert_eq!(recorder.at.lock().unwrap().len(), 1);
-    }
+    use crate::vendors::testing::{batch, Recorder};
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_unfinished_reopens_the_breaker() {
-        let recorder = Arc::new(Recorder {
-            fail: true,
-            ..Recorder::default()
-        });
+        let recorder = Arc::new(Recorder::failing());
         let breaker = Breaker::new("t", recorder.clone(), 1, Duration::from_secs(1));
         let codes = vec!["X".to_string()];
         let deadline = Instant::now() + Duration::from_secs(600);
@@ -478,6 +314,6 @@ mod tests {
             breaker.admit().is_none(),
             "an abandoned probe must not leave the breaker stuck"
         );
-        assert_eq!(recorder.at.lock().unwrap().len(), 1);
+        assert_eq!(recorder.calls(), 1);
     }
 }

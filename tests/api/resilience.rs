@@ -112,6 +112,29 @@ async fn a_429_with_retry_after_is_retried_once() {
 }
 
 #[tokio::test]
+async fn a_503_is_retried_without_a_status_read() {
+    let app = spawn_app().await;
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&app.zapsign)
+        .await;
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&app.zapsign)
+        .await;
+
+    let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
+
+    assert_eq!(result(&answer)["status"], "cancelled");
+    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
+    assert_eq!(
+        calls_to(&app.zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_429_whose_wait_does_not_fit_the_deadline_is_not_retried() {
     let app = spawn_app().await;
     Mock::given(path("/api/v1/refuse/"))

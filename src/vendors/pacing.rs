@@ -1,0 +1,226 @@
+//! `Paced`: never more than `limit` calls to a vendor in any `window`, across all requests of
+//! the process, in constant memory whatever the limit.
+//!
+//! Calls are counted in one-second buckets. A call may go in bucket `s` when the buckets
+//! `s - W ..= s` (W = window in seconds) hold fewer than `limit` calls. Any window of W seconds
+//! touches at most those W + 1 buckets, so it never holds more than `limit` calls. Buckets are
+//! handed out in order, so the window ending at the newest bucket is the only one to check.
+//! Not a token bucket: ZapSign counts fixed one-minute windows, and a bucket's burst plus a
+//! minute of refill can exceed the limit in one of them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+
+/// Paces the calls of `inner`.
+#[derive(Debug)]
+pub struct Paced {
+    inner: Arc<dyn Vendor>,
+    limit: u32,
+    window_secs: u64,
+    origin: Instant,
+    buckets: Mutex<Buckets>,
+}
+
+/// `(second since origin, calls)` for the newest W + 1 seconds that had calls, oldest first.
+#[derive(Debug, Default)]
+struct Buckets {
+    counts: VecDeque<(u64, u32)>,
+    total: u32,
+}
+
+impl Paced {
+    /// At most `limit` calls of `inner` in any `window` (whole seconds).
+    pub fn new(inner: Arc<dyn Vendor>, limit: u32, window: Duration) -> Self {
+        Self {
+            inner,
+            limit: limit.max(1),
+            window_secs: window.as_secs().max(1),
+            origin: Instant::now(),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Reserves the earliest bucket that keeps the limit and waits for it. A slot past the
+    /// deadline is not taken: the call fails at once and takes no capacity.
+    async fn slot(&self, deadline: Instant) -> Result<(), UpstreamError> {
+        let at = {
+            let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            let second = self.earliest(&buckets, now.duration_since(self.origin).as_secs());
+            let at = (self.origin + Duration::from_secs(second)).max(now);
+            if at > deadline {
+                return Err(UpstreamError::Deadline);
+            }
+            self.take(&mut buckets, second);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+
+    /// The first second, not before `now` nor before the newest bucket, with room.
+    fn earliest(&self, buckets: &Buckets, now: u64) -> u64 {
+        let newest = buckets.counts.back().map_or(0, |&(s, _)| s);
+        let mut second = now.max(newest);
+        let (mut oldest, mut total) = (0, buckets.total);
+        loop {
+            while let Some(&(s, n)) = buckets.counts.get(oldest) {
+                if s + self.window_secs >= second {
+                    break;
+                }
+                total -= n;
+                oldest += 1;
+            }
+            match buckets.counts.get(oldest) {
+                Some(&(s, _)) if total >= self.limit => second = s + self.window_secs + 1,
+                _ => return second,
+            }
+        }
+    }
+
+    /// Counts a call in `second` and forgets buckets no later window can contain.
+    fn take(&self, buckets: &mut Buckets, second: u64) {
+        match buckets.counts.back_mut() {
+            Some((s, n)) if *s == second => *n += 1,
+            _ => buckets.counts.push_back((second, 1)),
+        }
+        buckets.total += 1;
+        while let Some(&(s, n)) = buckets.counts.front() {
+            if s + self.window_secs >= second {
+                break;
+            }
+            buckets.total -= n;
+            buckets.counts.pop_front();
+        }
+    }
+}
+
+#[async_trait]
+impl Vendor for Paced {
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+        // A per-document vendor makes one HTTP call per code.
+        let calls = if self.inner.batch_size() == 1 {
+            batch.codes.len()
+        } else {
+            1
+        };
+        for _ in 0..calls {
+            if let Err(e) = self.slot(batch.ctx.deadline).await {
+                return vec![Err(e); batch.codes.len()];
+            }
+        }
+        self.inner.cancel(batch).await
+    }
+
+    fn can_read_status(&self) -> bool {
+        self.inner.can_read_status()
+    }
+
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
+        self.slot(ctx.deadline).await?;
+        self.inner.status(code, ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vendors::testing::{batch, Recorder};
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_keeps_every_window_at_or_under_the_limit() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Arc::new(Paced::new(recorder.clone(), 3, Duration::from_secs(60)));
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let codes = vec!["X".to_string()];
+        let calls = (0..10).map(|_| {
+            let paced = Arc::clone(&paced);
+            let codes = codes.clone();
+            async move { paced.cancel(&batch(&codes, deadline)).await }
+        });
+        futures::future::join_all(calls).await;
+
+        let at = recorder.times();
+        assert_eq!(at.len(), 10);
+        for (i, start) in at.iter().enumerate() {
+            let in_window = at[i..]
+                .iter()
+                .filter(|&&t| t < *start + Duration::from_secs(60))
+                .count();
+            assert!(in_window <= 3, "{in_window} calls within 60 s of call {i}");
+        }
+        // Three calls per 61 s: calls 9 goes out 183 s after the first.
+        assert!(
+            at[9] - at[0] <= Duration::from_secs(184),
+            "pacing waited longer than needed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_holds_across_calls_that_arrive_over_time() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Paced::new(recorder.clone(), 5, Duration::from_secs(60));
+        let codes = vec!["X".to_string()];
+        for _ in 0..40 {
+            let deadline = Instant::now() + Duration::from_secs(600);
+            paced.cancel(&batch(&codes, deadline)).await;
+            tokio::time::advance(Duration::from_millis(7_300)).await;
+        }
+        let at = recorder.times();
+        for (i, start) in at.iter().enumerate() {
+            let in_window = at[i..]
+                .iter()
+                .filter(|&&t| t < *start + Duration::from_secs(60))
+                .count();
+            assert!(in_window <= 5, "{in_window} calls within 60 s of call {i}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_refuses_a_slot_past_the_deadline_without_calling_or_taking_it() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Paced::new(recorder.clone(), 1, Duration::from_secs(60));
+        let codes = vec!["X".to_string()];
+        let soon = Instant::now() + Duration::from_secs(5);
+        assert!(paced.cancel(&batch(&codes, soon)).await[0].is_ok());
+        assert_eq!(
+            paced.cancel(&batch(&codes, soon)).await[0],
+            Err(UpstreamError::Deadline)
+        );
+        let later = Instant::now() + Duration::from_secs(120);
+        assert!(paced.cancel(&batch(&codes, later)).await[0].is_ok());
+        let at = recorder.times();
+        assert_eq!(at.len(), 2);
+        assert!(at[1] - at[0] >= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn memory_stays_bounded_at_a_high_limit() {
+        let paced = Paced::new(
+            Arc::new(Recorder::default()),
+            1_000_000,
+            Duration::from_secs(60),
+        );
+        let mut buckets = Buckets::default();
+        for i in 0..200_000u64 {
+            let second = paced.earliest(&buckets, i / 1000);
+            paced.take(&mut buckets, second);
+        }
+        assert!(
+            buckets.counts.len() <= 61,
+            "{} buckets kept",
+            buckets.counts.len()
+        );
+        assert!(buckets.total <= 61_000, "{} calls counted", buckets.total);
+    }
+}
