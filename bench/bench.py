@@ -718,7 +718,7 @@ def main():
     p.add_argument("--shares", default="0.25,0.5,0.75")
     p.add_argument("--pool-rps-guess", type=int, default=8000)
     p.add_argument("--ndoc-sizes", default="1,10,50,100")
-    p.add_argument("--ndoc-reps", type=int, default=30)
+    p.add_argument("--ndoc-reps", type=int, default=100)
     p.add_argument("--ndoc-warmup", type=int, default=3)
     p.add_argument("--latency-ms", type=int, default=20)
     p.add_argument("--slow-ms", type=int, default=200)
