@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::cancellation::CancelCommand;
 use crate::error::ApiError;
-use crate::model::DocumentResult;
+use crate::model::{
+    DocState, DocumentCode, DocumentResult, ErrorCode, Outcome, Status, VendorName,
+};
 use crate::store::{AuditRow, Store, Timestamp, STATUS_PENDING};
 
 /// Who sent the request, and when.
@@ -21,30 +23,45 @@ pub struct RequestMeta {
     pub received_at: Timestamp,
 }
 
-/// The `pending` rows for a planned request, in request order.
+/// The rows for a planned request, in request order: `pending` where a vendor will be called
+/// (`sent[i]`), else already finished with the planned outcome (unroutable, not configured).
 pub fn pending_rows(
     meta: &RequestMeta,
     command: &CancelCommand,
     plan: &[DocumentResult],
+    sent: &[bool],
 ) -> Vec<AuditRow> {
     plan.iter()
+        .zip(sent)
         .enumerate()
-        .map(|(position, doc)| AuditRow {
-            attempt_id: meta.attempt_id.clone(),
-            request_id: meta.request_id.clone(),
-            position: u32::try_from(position).unwrap_or(u32::MAX),
-            idempotency_key: meta.idempotency_key.clone(),
-            received_at: meta.received_at,
-            finished_at: None,
-            email: command.email.clone(),
-            message: command.message.clone(),
-            code: doc.code.as_str().to_owned(),
-            vendor: doc.vendor.as_ref().map(|v| v.as_str().to_owned()),
-            vendor_code: doc.vendor_code.clone(),
-            status: STATUS_PENDING.to_owned(),
-            error_code: None,
-            vendor_status: None,
-            vendor_calls: 0,
+        .map(|(position, (doc, &sent))| {
+            let mut row = AuditRow {
+                attempt_id: meta.attempt_id.clone(),
+                request_id: meta.request_id.clone(),
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                idempotency_key: meta.idempotency_key.clone(),
+                received_at: meta.received_at,
+                finished_at: None,
+                email: command.email.clone(),
+                message: command.message.clone(),
+                code: doc.code.as_str().to_owned(),
+                vendor: doc.vendor.as_ref().map(|v| v.as_str().to_owned()),
+                vendor_code: doc.vendor_code.clone(),
+                status: STATUS_PENDING.to_owned(),
+                error_code: None,
+                vendor_status: None,
+                vendor_calls: 0,
+                notify_signers: command.notify_signers,
+                error_message: None,
+                outcome_unknown: false,
+                recovered_at: None,
+                recovered_by: None,
+                vendor_state: None,
+            };
+            if !sent {
+                set_outcome(&mut row, doc, meta.received_at);
+            }
+            row
         })
         .collect()
 }
@@ -66,13 +83,121 @@ pub async fn record_outcomes(
 ) {
     let finished_at = Timestamp::now();
     for (row, result) in rows.iter_mut().zip(results) {
-        row.finished_at = Some(finished_at);
-        row.status = result.outcome.status().as_str().to_owned();
-        row.error_code = result.outcome.error_code().map(|c| c.as_str().to_owned());
-        row.vendor_status = result.vendor_status;
-        row.vendor_calls = result.vendor_calls;
+        set_outcome(row, result, finished_at);
     }
     if let Err(e) = store.finish(&rows).await {
         tracing::error!(error = %e, "Audit outcomes could not be recorded; rows stay pending.");
+    }
+}
+
+/// Copies a result's outcome onto its row.
+pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Timestamp) {
+    row.finished_at = Some(finished_at);
+    row.status = result.outcome.status().as_str().to_owned();
+    row.error_code = result.outcome.error_code().map(|c| c.as_str().to_owned());
+    row.error_message = match &result.outcome {
+        Outcome::Cancelled => None,
+        Outcome::Failed(f) => Some(f.message.clone()),
+    };
+    row.vendor_status = result.vendor_status;
+    row.vendor_calls = result.vendor_calls;
+    row.outcome_unknown = result.outcome_unknown;
+    row.vendor_state = result.vendor_state.map(|s| s.as_str().to_owned());
+}
+
+/// The result a finished row records, as its request answered (or would have answered) it;
+/// `None` for a row still `pending` or one this version cannot read.
+pub fn result_of(row: &AuditRow) -> Option<DocumentResult> {
+    let outcome = if row.status == Status::Cancelled.as_str() {
+        Outcome::Cancelled
+    } else if row.status == STATUS_PENDING {
+        return None;
+    } else {
+        let code = ErrorCode::from_wire(row.error_code.as_deref()?)?;
+        let message = row
+            .error_message
+            .clone()
+            .unwrap_or_else(|| format!("The document was not cancelled ({}).", code.as_str()));
+        Outcome::failed(code, message)
+    };
+    Some(DocumentResult {
+        code: DocumentCode::parse(&row.code).ok()?,
+        vendor: row.vendor.as_deref().map(VendorName::new),
+        vendor_code: row.vendor_code.clone(),
+        outcome,
+        vendor_status: row.vendor_status,
+        vendor_calls: row.vendor_calls,
+        outcome_unknown: row.outcome_unknown,
+        vendor_state: row.vendor_state.as_deref().and_then(DocState::from_wire),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> RequestMeta {
+        RequestMeta {
+            attempt_id: "a-1".into(),
+            request_id: "r-1".into(),
+            idempotency_key: Some("k".into()),
+            received_at: Timestamp::from_millis(1_000),
+        }
+    }
+
+    fn result(code: &str, outcome: Outcome) -> DocumentResult {
+        DocumentResult {
+            code: DocumentCode::parse(code).expect("valid"),
+            vendor: Some(VendorName::new("zapsign")),
+            vendor_code: Some(code.into()),
+            outcome,
+            vendor_status: None,
+            vendor_calls: 0,
+            outcome_unknown: false,
+            vendor_state: None,
+        }
+    }
+
+    #[test]
+    fn only_documents_a_vendor_will_be_called_for_are_written_pending() {
+        let command = CancelCommand {
+            codes: vec![],
+            message: "m".into(),
+            email: "a@b.co".into(),
+            notify_signers: false,
+        };
+        let plan = [
+            result("A1", Outcome::failed(ErrorCode::DeadlineExceeded, "x")),
+            result("A2", Outcome::failed(ErrorCode::Unroutable, "no rule")),
+        ];
+
+        let rows = pending_rows(&meta(), &command, &plan, &[true, false]);
+
+        assert_eq!(rows[0].status, STATUS_PENDING);
+        assert!(!rows[0].notify_signers);
+        assert_eq!(rows[1].status, "failed");
+        assert_eq!(rows[1].error_code.as_deref(), Some("unroutable"));
+        assert_eq!(rows[1].error_message.as_deref(), Some("no rule"));
+        assert_eq!(rows[1].finished_at, Some(Timestamp::from_millis(1_000)));
+    }
+
+    #[test]
+    fn a_finished_row_gives_back_the_result_it_recorded() {
+        let command = CancelCommand {
+            codes: vec![],
+            message: "m".into(),
+            email: "a@b.co".into(),
+            notify_signers: true,
+        };
+        let failed = result(
+            "A3",
+            Outcome::failed(ErrorCode::AlreadySigned, "It is signed."),
+        );
+        let mut rows = pending_rows(&meta(), &command, std::slice::from_ref(&failed), &[true]);
+        assert_eq!(result_of(&rows[0]), None, "a pending row has no result yet");
+
+        set_outcome(&mut rows[0], &failed, Timestamp::from_millis(2_000));
+
+        assert_eq!(result_of(&rows[0]), Some(failed));
     }
 }

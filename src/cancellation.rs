@@ -9,7 +9,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::model::{DocumentCode, DocumentResult, ErrorCode, Outcome, VendorName};
 use crate::routing::Router;
-use crate::vendors::retry::{Details, Resilient, Settled};
+use crate::vendors::retry::{Details, Resilient, Settled, Start};
 use crate::vendors::{CallContext, Entry, Registry};
 
 /// A validated cancel request.
@@ -32,9 +32,10 @@ pub struct Gateway {
     registry: Registry,
 }
 
-/// The documents of one vendor, by their index in the request.
+/// The documents of one vendor that start alike, by their index in the request.
 struct Group {
     vendor: Arc<Resilient>,
+    start: Start,
     indices: Vec<usize>,
 }
 
@@ -62,6 +63,8 @@ impl Gateway {
             outcome: Outcome::failed(ErrorCode::DeadlineExceeded, NOT_FINISHED),
             vendor_status: None,
             vendor_calls: 0,
+            outcome_unknown: false,
+            vendor_state: None,
         };
         let route = match self.router.route(code) {
             Ok(route) => route,
@@ -82,16 +85,35 @@ impl Gateway {
         result
     }
 
+    /// The policy of a ready vendor (configured with credentials).
+    pub fn vendor(&self, name: &str) -> Option<&Arc<Resilient>> {
+        match self.registry.get(name) {
+            Some((_, Entry::Ready(vendor))) => Some(vendor),
+            Some((_, Entry::Unconfigured)) | None => None,
+        }
+    }
+
+    /// Whether `execute` will call a vendor for this planned document.
+    pub fn will_send(&self, result: &DocumentResult) -> bool {
+        result
+            .vendor
+            .as_ref()
+            .is_some_and(|v| self.vendor(v.as_str()).is_some())
+    }
+
     /// Calls the vendors for every planned document still pending, concurrently, and fills in
-    /// the outcomes. Documents not finished by `deadline` fail with `deadline_exceeded`.
+    /// the outcomes. Documents not finished by `deadline` keep their planned outcome
+    /// (`deadline_exceeded`). `resumed[i]` says that an earlier attempt of the same request
+    /// may have sent document `i`'s cancel: its status is read before any send.
     pub async fn execute(
         &self,
         command: &CancelCommand,
         plan: &mut [DocumentResult],
+        resumed: &[bool],
         request_id: &str,
         deadline: Instant,
     ) {
-        let groups = self.groups(plan);
+        let groups = self.groups(plan, resumed);
         let details = Details {
             message: &command.message,
             email: &command.email,
@@ -109,17 +131,15 @@ impl Gateway {
                     .map(|&i| plan[i].vendor_code.clone().unwrap_or_default())
                     .collect();
                 let vendor = Arc::clone(&group.vendor);
-                let details = &details;
+                let (details, start) = (&details, group.start);
                 calls.push(async move {
                     // The policy keeps to the deadline itself; this bounds it regardless.
-                    (
-                        chunk,
-                        timeout_at(deadline, vendor.cancel(&codes, details)).await,
-                    )
+                    let settled = timeout_at(deadline, vendor.cancel(&codes, details, start)).await;
+                    (chunk, vendor.can_read_status(), settled)
                 });
             }
         }
-        for (chunk, settled) in join_all(calls).await {
+        for (chunk, readable, settled) in join_all(calls).await {
             match settled {
                 Ok(settled) => {
                     for (&i, settled) in chunk.iter().zip(settled) {
@@ -131,24 +151,27 @@ impl Gateway {
                 Err(_elapsed) => {
                     for &i in chunk {
                         plan[i].vendor_calls = plan[i].vendor_calls.max(1);
+                        plan[i].outcome_unknown = readable;
                     }
                 }
             }
         }
     }
 
-    /// The documents routed to each ready vendor, in request order.
-    fn groups(&self, plan: &[DocumentResult]) -> Vec<Group> {
-        let mut by_vendor: BTreeMap<&VendorName, Group> = BTreeMap::new();
+    /// The documents routed to each ready vendor, fresh apart from resumed, in request order.
+    fn groups(&self, plan: &[DocumentResult], resumed: &[bool]) -> Vec<Group> {
+        let mut by_vendor: BTreeMap<(&VendorName, bool), Group> = BTreeMap::new();
         for (i, result) in plan.iter().enumerate() {
             let Some(vendor) = &result.vendor else {
                 continue;
             };
             if let Some((name, Entry::Ready(adapter))) = self.registry.get(vendor.as_str()) {
+                let resume = resumed.get(i).copied().unwrap_or(false);
                 by_vendor
-                    .entry(name)
+                    .entry((name, resume))
                     .or_insert_with(|| Group {
                         vendor: Arc::clone(adapter),
+                        start: if resume { Start::Resume } else { Start::Fresh },
                         indices: Vec::new(),
                     })
                     .indices
@@ -167,6 +190,8 @@ fn record(result: &mut DocumentResult, settled: Settled) {
     result.vendor_calls = settled.calls;
     result.vendor_status = settled.vendor_status;
     result.outcome = settled.outcome;
+    result.outcome_unknown = settled.unknown;
+    result.vendor_state = settled.state;
     if let Outcome::Failed(failure) = &result.outcome {
         tracing::warn!(
             vendor = result.vendor.as_ref().map_or("", |v| v.as_str()),

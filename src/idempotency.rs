@@ -61,33 +61,49 @@ pub struct Lease {
     store: Arc<dyn Store>,
     key: IdempotencyKey,
     fingerprint: String,
+    /// The key was taken over from an earlier attempt whose process stopped: that attempt's
+    /// `pending` documents may have been sent (see `recovery::adopt`).
+    pub took_over: bool,
 }
 
-/// Claims `key` atomically in the store.
+/// Claims `key` atomically in the store for the attempt `attempt_id`.
 pub async fn claim(
     store: &Arc<dyn Store>,
     settings: &Settings,
     key: IdempotencyKey,
     fingerprint: String,
+    attempt_id: &str,
 ) -> Result<Claim, ApiError> {
     let ttl = std::time::Duration::from_secs(settings.store.idempotency_ttl_hours * 3600);
     // A key left in progress by a crashed process is taken over after twice the deadline.
-    let stale_after = settings.server.request_timeout() * 2;
+    let stale_after = crate::recovery::presumed_dead_after(settings);
     let begun = store
         .begin(
             key.as_str(),
             &fingerprint,
+            attempt_id,
             Timestamp::now(),
             stale_after,
             ttl,
         )
         .await;
-    match begun {
-        Ok(Begin::Started) => Ok(Claim::Run(Lease {
+    let lease = |took_over| {
+        Ok(Claim::Run(Lease {
             store: Arc::clone(store),
-            key,
-            fingerprint,
-        })),
+            key: key.clone(),
+            fingerprint: fingerprint.clone(),
+            took_over,
+        }))
+    };
+    match begun {
+        Ok(Begin::Started) => lease(false),
+        Ok(Begin::TakenOver { previous_attempt }) => {
+            tracing::info!(
+                previous_attempt = %previous_attempt,
+                "Idempotency key taken over from an attempt that did not finish."
+            );
+            lease(true)
+        }
         Ok(Begin::Replay(body)) => Ok(Claim::Replay(body)),
         Ok(Begin::InProgress) => Err(ApiError::IdempotencyKeyInUse),
         Ok(Begin::Mismatch) => Err(ApiError::IdempotencyKeyReused),

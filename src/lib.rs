@@ -8,7 +8,8 @@
 //! by `vendors::auco` and `vendors::zapsign`); the results (`model`) are merged into the
 //! Auco-style answer back in `routes::cancel`. Around the vendor calls, `audit` writes a
 //! `pending` row per document before any call and the outcome after, and `idempotency` makes
-//! client retries safe; both sit on `store` (SQLite or Postgres). Request-level failures are `error::ApiError`;
+//! client retries safe; both sit on `store` (SQLite or Postgres). `recovery` resolves what a
+//! dead process left `pending`, and answers that had to say "outcome unknown". Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
 //! Beside the request path, `simulator` plays Auco and ZapSign (state, latency, faults) for
 //! tests and benchmarks, and `demo` wires it to the gateway for `signgate demo`.
@@ -22,6 +23,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod model;
+pub mod recovery;
 pub mod routes;
 pub mod routing;
 pub mod settings;

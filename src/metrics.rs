@@ -81,3 +81,13 @@ pub fn circuit_open(vendor: &str, open: bool) {
         0.0
     });
 }
+
+/// One audit row resolved by a recovery, by the document's real final status.
+pub fn recovered_document(vendor: &str, status: &'static str) {
+    ::metrics::counter!(
+        "signgate_recovered_documents_total",
+        "vendor" => vendor.to_owned(),
+        "status" => status,
+    )
+    .increment(1);
+}

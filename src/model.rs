@@ -116,6 +116,7 @@ pub enum ErrorCode {
     VendorTimeout,
     VendorBadResponse,
     DeadlineExceeded,
+    Interrupted,
 }
 
 impl ErrorCode {
@@ -137,6 +138,7 @@ impl ErrorCode {
             Self::VendorTimeout => "vendor_timeout",
             Self::VendorBadResponse => "vendor_bad_response",
             Self::DeadlineExceeded => "deadline_exceeded",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -157,7 +159,8 @@ impl ErrorCode {
             | Self::VendorUnavailable
             | Self::VendorTimeout
             | Self::VendorBadResponse
-            | Self::DeadlineExceeded => true,
+            | Self::DeadlineExceeded
+            | Self::Interrupted => true,
         }
     }
 
@@ -170,7 +173,7 @@ impl ErrorCode {
 }
 
 /// Every error code, for parsing and documentation tests.
-pub const ALL_ERROR_CODES: [ErrorCode; 15] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 16] = [
     ErrorCode::AlreadyCancelled,
     ErrorCode::AlreadySigned,
     ErrorCode::NotCancellable,
@@ -186,6 +189,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 15] = [
     ErrorCode::VendorTimeout,
     ErrorCode::VendorBadResponse,
     ErrorCode::DeadlineExceeded,
+    ErrorCode::Interrupted,
 ];
 
 /// A document's failure: a stable code and a human message (never a credential or raw body).
@@ -215,6 +219,14 @@ impl Outcome {
         })
     }
 
+    /// signgate stopped before the vendor answered, and the vendor cannot be asked.
+    pub fn interrupted() -> Self {
+        Self::failed(
+            ErrorCode::Interrupted,
+            "signgate stopped before the vendor answered; the outcome is unknown.",
+        )
+    }
+
     /// The status shown in the answer.
     pub fn status(&self) -> Status {
         match self {
@@ -233,6 +245,47 @@ impl Outcome {
     }
 }
 
+/// A document's state as a status read reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocState {
+    /// Still being signed: cancellable.
+    InProgress,
+    /// Cancelled or rejected.
+    Cancelled,
+    /// Fully signed.
+    Signed,
+    /// Expired or otherwise closed.
+    Closed,
+    /// The vendor does not know it.
+    NotFound,
+}
+
+impl DocState {
+    /// The name stored in the audit trail and shown in its answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Cancelled => "cancelled",
+            Self::Signed => "signed",
+            Self::Closed => "closed",
+            Self::NotFound => "not_found",
+        }
+    }
+
+    /// Parses a stored name back.
+    pub fn from_wire(name: &str) -> Option<Self> {
+        [
+            Self::InProgress,
+            Self::Cancelled,
+            Self::Signed,
+            Self::Closed,
+            Self::NotFound,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
+}
+
 /// The final result for one requested document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentResult {
@@ -248,6 +301,11 @@ pub struct DocumentResult {
     pub vendor_status: Option<u16>,
     /// How many cancel calls carried this document.
     pub vendor_calls: u32,
+    /// The vendor may have acted although the outcome says it is unknown: a recovery reads
+    /// the document's status later.
+    pub outcome_unknown: bool,
+    /// The document's state at the vendor, when a status read settled the outcome.
+    pub vendor_state: Option<DocState>,
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::auth::ApiKeys;
 use crate::cancellation::{CancelCommand, Gateway};
 use crate::error::ApiError;
 use crate::model::DocumentResult;
+use crate::recovery;
 use crate::routing;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -70,20 +71,36 @@ impl AppState {
 
     /// Carries out a validated cancel request under the request deadline: routes it, writes
     /// the pending audit rows (`503` and no vendor call if that fails), calls the vendors, and
-    /// records the outcomes.
+    /// records the outcomes. `took_over`: the request's `Idempotency-Key` was taken over from
+    /// an attempt that did not finish, whose `pending` documents are read before any send.
     pub async fn cancel(
         &self,
         command: &CancelCommand,
         meta: &RequestMeta,
+        took_over: bool,
     ) -> Result<Vec<DocumentResult>, ApiError> {
         let deadline = Instant::now() + self.settings.server.request_timeout();
         let mut results = self.gateway.plan(command);
-        let rows = audit::pending_rows(meta, command, &results);
+        let adopted = match took_over {
+            true => recovery::adopt(&self.store, &self.settings, meta)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "Earlier attempt's rows could not be adopted.");
+                    ApiError::unavailable(
+                        "The audit store cannot be written; no vendor was called.",
+                    )
+                })?,
+            false => recovery::Adopted::default(),
+        };
+        let resumed: Vec<bool> = results.iter().map(|r| adopted.covers(&r.code)).collect();
+        let sent: Vec<bool> = results.iter().map(|r| self.gateway.will_send(r)).collect();
+        let rows = audit::pending_rows(meta, command, &results, &sent);
         audit::write_pending(&self.store, &rows).await?;
         self.gateway
-            .execute(command, &mut results, &meta.request_id, deadline)
+            .execute(command, &mut results, &resumed, &meta.request_id, deadline)
             .await;
         audit::record_outcomes(&self.store, rows, &results).await;
+        adopted.settle(&self.store, meta, &results).await;
         crate::metrics::documents(&results);
         Ok(results)
     }
@@ -157,6 +174,7 @@ impl Application {
         };
         let store = Arc::clone(&self.state.store);
         let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
+        let recovery = recovery::spawn(self.state.clone());
         let server = axum::serve(self.listener, app(self.state)).with_graceful_shutdown(signal);
         let grace_over = async move {
             match drain_started.await {
@@ -173,6 +191,8 @@ impl Application {
         };
         // Every finished request has written its audit rows; close the pool cleanly.
         purger.abort();
+        // Interrupting a recovery pass is safe: its leases lapse and its status reads repeat.
+        recovery.abort();
         store.close().await;
         result
     }

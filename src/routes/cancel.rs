@@ -58,7 +58,8 @@ async fn cancel(
     let lease = match key {
         None => None,
         Some(key) => {
-            match idempotency::claim(&state.store, &state.settings, key, fingerprint(&value))
+            let print = fingerprint(&value);
+            match idempotency::claim(&state.store, &state.settings, key, print, &meta.attempt_id)
                 .await?
             {
                 Claim::Replay(stored) => return Ok(json_response(stored, true)),
@@ -68,10 +69,14 @@ async fn cancel(
     };
     // Detached, so a client that hangs up cannot stop a cancel half-way: the vendors' answers
     // are still recorded in the audit trail and under the idempotency key.
+    let took_over = lease.as_ref().is_some_and(|lease| lease.took_over);
     let work = tokio::spawn(async move {
-        let answer = state.cancel(&command, &meta).await.and_then(|results| {
-            serde_json::to_vec(&CancelResponse::new(&results)).map_err(|_| ApiError::Internal)
-        });
+        let answer = state
+            .cancel(&command, &meta, took_over)
+            .await
+            .and_then(|results| {
+                serde_json::to_vec(&CancelResponse::new(&results)).map_err(|_| ApiError::Internal)
+            });
         match (&answer, lease) {
             (Ok(body), Some(lease)) => lease.complete(body).await,
             (Err(_), Some(lease)) => lease.release().await,

@@ -94,8 +94,19 @@ struct Attempt {
     vendor_code: Option<String>,
     status: String,
     error_code: Option<String>,
+    error_message: Option<String>,
     vendor_status: Option<u16>,
     vendor_calls: u32,
+    outcome_unknown: bool,
+    recovery: Option<Recovered>,
+}
+
+/// How a row was resolved after its request could not finish it.
+#[derive(Debug, Serialize)]
+struct Recovered {
+    recovered_at: String,
+    recovered_by: Option<String>,
+    vendor_state: Option<String>,
 }
 
 impl From<&AuditRow> for Attempt {
@@ -111,8 +122,15 @@ impl From<&AuditRow> for Attempt {
             vendor_code: row.vendor_code.clone(),
             status: row.status.clone(),
             error_code: row.error_code.clone(),
+            error_message: row.error_message.clone(),
             vendor_status: row.vendor_status,
             vendor_calls: row.vendor_calls,
+            outcome_unknown: row.outcome_unknown,
+            recovery: row.recovered_at.map(|at| Recovered {
+                recovered_at: at.to_rfc3339(),
+                recovered_by: row.recovered_by.clone(),
+                vendor_state: row.vendor_state.clone(),
+            }),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AuditRow, Begin, Store, StoreError, Timestamp};
+use super::{AuditRow, Begin, Completion, KeyHolder, Store, StoreError, Timestamp, UnsettledClaim};
 
 /// Jobs waiting for the writer; a full queue makes callers wait (back-pressure, bounded memory).
 const QUEUE: usize = 1024;
@@ -112,12 +112,13 @@ impl Store for Coalescing {
         &self,
         key: &str,
         fingerprint: &str,
+        attempt_id: &str,
         now: Timestamp,
         stale_after: Duration,
         ttl: Duration,
     ) -> Result<Begin, StoreError> {
         self.inner
-            .begin(key, fingerprint, now, stale_after, ttl)
+            .begin(key, fingerprint, attempt_id, now, stale_after, ttl)
             .await
     }
 
@@ -151,6 +152,45 @@ impl Store for Coalescing {
         self.inner.history(code, limit).await
     }
 
+    async fn claim_unsettled(
+        &self,
+        claim: &UnsettledClaim<'_>,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        self.inner.claim_unsettled(claim).await
+    }
+
+    async fn hold_key(
+        &self,
+        key: &str,
+        attempt_id: &str,
+        now: Timestamp,
+    ) -> Result<KeyHolder, StoreError> {
+        self.inner.hold_key(key, attempt_id, now).await
+    }
+
+    async fn adopt(
+        &self,
+        key: &str,
+        attempt_id: &str,
+        owner: &str,
+        lease_until: Timestamp,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        self.inner.adopt(key, attempt_id, owner, lease_until).await
+    }
+
+    async fn settle(
+        &self,
+        owner: &str,
+        rows: &[AuditRow],
+        completion: Option<Completion<'_>>,
+    ) -> Result<u64, StoreError> {
+        self.inner.settle(owner, rows, completion).await
+    }
+
+    async fn attempt_rows(&self, attempt_id: &str) -> Result<Vec<AuditRow>, StoreError> {
+        self.inner.attempt_rows(attempt_id).await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }
@@ -176,6 +216,7 @@ mod tests {
         }
         async fn begin(
             &self,
+            _: &str,
             _: &str,
             _: &str,
             _: Timestamp,
@@ -216,6 +257,35 @@ mod tests {
         async fn history(&self, _: &str, _: u32) -> Result<Vec<AuditRow>, StoreError> {
             Ok(Vec::new())
         }
+        async fn claim_unsettled(
+            &self,
+            _: &UnsettledClaim<'_>,
+        ) -> Result<Vec<AuditRow>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn hold_key(&self, _: &str, _: &str, _: Timestamp) -> Result<KeyHolder, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn adopt(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: Timestamp,
+        ) -> Result<Vec<AuditRow>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn settle(
+            &self,
+            _: &str,
+            _: &[AuditRow],
+            _: Option<Completion<'_>>,
+        ) -> Result<u64, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn attempt_rows(&self, _: &str) -> Result<Vec<AuditRow>, StoreError> {
+            Err(StoreError::Closed)
+        }
         async fn close(&self) {}
     }
 
@@ -236,6 +306,12 @@ mod tests {
             error_code: None,
             vendor_status: None,
             vendor_calls: 0,
+            notify_signers: true,
+            error_message: None,
+            outcome_unknown: false,
+            recovered_at: None,
+            recovered_by: None,
+            vendor_state: None,
         }
     }
 

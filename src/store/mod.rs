@@ -37,10 +37,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// and `expires_at = now + ttl`, and so is an in-progress key with the same fingerprint
     /// whose lock is older than `stale_after` (its process crashed): both return `Started`.
     /// Otherwise the existing row decides: `Replay`, `InProgress` or `Mismatch`.
+    ///
+    /// The key records `attempt_id` as its holder; taking over a stale lock returns
+    /// `TakenOver` with the attempt that held it.
     async fn begin(
         &self,
         key: &str,
         fingerprint: &str,
+        attempt_id: &str,
         now: Timestamp,
         stale_after: Duration,
         ttl: Duration,
@@ -72,6 +76,50 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// any row does not exist, nothing is updated and `StoreError::UnknownAuditRow` is returned.
     async fn finish(&self, rows: &[AuditRow]) -> Result<(), StoreError>;
 
+    /// Claims the rows a recovery must resolve, for at most `max_attempts` attempts (all of
+    /// an attempt's eligible rows together): rows still `pending`, and rows whose outcome is
+    /// still unknown (`outcome_unknown`, received at or after `unknown_since`),
+    /// received before `stale_before` and not leased to anyone at `now`. Each claimed row is
+    /// leased to `owner` until `lease_until` in one atomic statement, so concurrent claimers
+    /// (replicas on one Postgres) never get the same row.
+    async fn claim_unsettled(
+        &self,
+        claim: &UnsettledClaim<'_>,
+    ) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// Refreshes the lock of `key` at `now` if `attempt_id` still holds it in progress (a
+    /// recovery of that attempt then owns the key), and otherwise says where the key is.
+    async fn hold_key(
+        &self,
+        key: &str,
+        attempt_id: &str,
+        now: Timestamp,
+    ) -> Result<KeyHolder, StoreError>;
+
+    /// Leases to `owner` until `lease_until` the `pending` rows that attempts other than
+    /// `attempt_id` left under `key` (a retry that took over a stale key adopts them, whoever
+    /// leased them before), and returns them.
+    async fn adopt(
+        &self,
+        key: &str,
+        attempt_id: &str,
+        owner: &str,
+        lease_until: Timestamp,
+    ) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// Writes resolved rows that `owner` still holds, clearing their lease (rows it no longer
+    /// holds are left alone), and completes `completion`'s key if its attempt still holds it
+    /// in progress; one transaction. Returns how many rows were written.
+    async fn settle(
+        &self,
+        owner: &str,
+        rows: &[AuditRow],
+        completion: Option<Completion<'_>>,
+    ) -> Result<u64, StoreError>;
+
+    /// Every row of one attempt, in request order.
+    async fn attempt_rows(&self, attempt_id: &str) -> Result<Vec<AuditRow>, StoreError>;
+
     /// The audit rows of one code (as sent), newest first (`received_at` descending, then
     /// `attempt_id` and `position`), at most `limit` of them; an unknown code gives none.
     async fn history(&self, code: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
@@ -88,10 +136,58 @@ pub enum Begin {
     Started,
     /// The key was completed with the same fingerprint: answer with these bytes, unchanged.
     Replay(Vec<u8>),
+    /// The key was held in progress by `previous_attempt`, whose lock went stale (its process
+    /// stopped): it is now held by this request, which must treat that attempt's `pending`
+    /// rows as its own ambiguous attempts.
+    TakenOver {
+        /// The attempt id that held the key.
+        previous_attempt: String,
+    },
     /// Another request with the same body holds the key and its lock is fresh: `409`.
     InProgress,
     /// The key was used with a different body: `422`.
     Mismatch,
+}
+
+/// What `Store::claim_unsettled` claims, and for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct UnsettledClaim<'a> {
+    /// Who claims (a recovery's name).
+    pub owner: &'a str,
+    /// The claim's time.
+    pub now: Timestamp,
+    /// Only rows received before this (their request's process is presumed dead).
+    pub stale_before: Timestamp,
+    /// Unknown outcomes received before this are no longer looked at.
+    pub unknown_since: Timestamp,
+    /// The lease's end.
+    pub lease_until: Timestamp,
+    /// Most attempts claimed at once.
+    pub max_attempts: u32,
+}
+
+/// Where an `Idempotency-Key` is, seen by a recovery of one of its attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHolder {
+    /// The attempt still holds it in progress; its lock was refreshed.
+    Held,
+    /// Another attempt holds it, or it was completed: another request answers for it.
+    Elsewhere,
+    /// It expired or was released.
+    Gone,
+}
+
+/// The answer to store for a key whose attempt a recovery finished.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The attempt that must still hold it.
+    pub attempt_id: &'a str,
+    /// The answer, replayed byte for byte.
+    pub body: &'a [u8],
+    /// When.
+    pub now: Timestamp,
 }
 
 /// One document of one request in the audit trail (SPEC 5.2). Never holds credentials.
@@ -128,6 +224,18 @@ pub struct AuditRow {
     pub vendor_status: Option<u16>,
     /// How many cancel calls carried this document.
     pub vendor_calls: u32,
+    /// The request's `notify_signers` (needed to re-send the cancel).
+    pub notify_signers: bool,
+    /// The outcome's message, when not cancelled.
+    pub error_message: Option<String>,
+    /// The answer could not say whether the vendor acted; a recovery reads the status later.
+    pub outcome_unknown: bool,
+    /// When a recovery (or a retry that took over the request's key) resolved the row.
+    pub recovered_at: Option<Timestamp>,
+    /// Who resolved it: `recovery:<instance>` or `retry:<request id>`.
+    pub recovered_by: Option<String>,
+    /// The document's state at the vendor as that resolution read it (`DocState::as_str`).
+    pub vendor_state: Option<String>,
 }
 
 /// The `status` of a row written before any vendor is called.

@@ -7,26 +7,43 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{AuditRow, Begin, StoreError, Timestamp};
 
+/// Every `audit_events` column `AuditRecord` reads, in its order.
+macro_rules! audit_columns {
+    () => {
+        "attempt_id, request_id, position, idempotency_key, received_at, finished_at, email, \
+         message, code, vendor, vendor_code, status, error_code, vendor_status, vendor_calls, \
+         notify_signers, error_message, outcome_unknown, recovered_at, recovered_by, vendor_state"
+    };
+}
+
 /// How many claims `begin` tries when the key keeps changing between its claim and its read
 /// (other requests releasing or taking it over); after that it answers `InProgress`.
 pub(super) const BEGIN_ATTEMPTS: usize = 4;
 
 /// Claims a key: inserts it, or overwrites it when expired or when its same-fingerprint lock is
 /// stale. One statement, so concurrent claims serialise on the row and at most one succeeds.
-/// `$1` key, `$2` fingerprint, `$3` now, `$4` expires_at, `$5` locks taken before are stale.
+/// `$1` key, `$2` fingerprint, `$3` now, `$4` expires_at, `$5` locks taken before are stale,
+/// `$6` attempt id. Returns `previous_attempt`: the attempt whose in-progress lock on the same
+/// body this claim took over, or `NULL` for a new (or expired) key.
 pub(super) const CLAIM_KEY: &str = "\
-INSERT INTO idempotency_keys (key, fingerprint, state, body, locked_at, expires_at)
-VALUES ($1, $2, 'in_progress', NULL, $3, $4)
+INSERT INTO idempotency_keys (key, fingerprint, state, body, locked_at, expires_at, attempt_id)
+VALUES ($1, $2, 'in_progress', NULL, $3, $4, $6)
 ON CONFLICT (key) DO UPDATE SET
     fingerprint = excluded.fingerprint,
     state = excluded.state,
     body = NULL,
     locked_at = excluded.locked_at,
-    expires_at = excluded.expires_at
+    expires_at = excluded.expires_at,
+    attempt_id = excluded.attempt_id,
+    previous_attempt = CASE
+        WHEN idempotency_keys.state = 'in_progress'
+         AND idempotency_keys.fingerprint = excluded.fingerprint
+        THEN idempotency_keys.attempt_id END
 WHERE idempotency_keys.expires_at <= excluded.locked_at
    OR (idempotency_keys.state = 'in_progress'
        AND idempotency_keys.fingerprint = excluded.fingerprint
-       AND idempotency_keys.locked_at < $5)";
+       AND idempotency_keys.locked_at < $5)
+RETURNING previous_attempt";
 
 /// `$1` key.
 pub(super) const SELECT_KEY: &str = "\
@@ -45,27 +62,86 @@ DELETE FROM idempotency_keys WHERE key = $1 AND fingerprint = $2 AND state = 'in
 pub(super) const PURGE_EXPIRED: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
 
 /// The head of the multi-row insert built by `insert_audit_rows`.
-const INSERT_AUDIT: &str = "\
-INSERT INTO audit_events (attempt_id, request_id, position, idempotency_key, received_at, finished_at, \
-email, message, code, vendor, vendor_code, status, error_code, vendor_status, vendor_calls) ";
+const INSERT_AUDIT: &str = concat!("INSERT INTO audit_events (", audit_columns!(), ") ");
 
-/// Rows per `INSERT` statement: 15 parameters each stays far below both databases' limits.
+/// Rows per `INSERT` statement: 21 parameters each stays far below both databases' limits.
 pub(super) const INSERT_CHUNK: usize = 500;
 
 /// `$1` status, `$2` error_code, `$3` finished_at, `$4` vendor_status, `$5` vendor_calls,
-/// `$6` attempt_id, `$7` position.
+/// `$6` attempt_id, `$7` position, `$8` error_message, `$9` outcome_unknown.
 pub(super) const FINISH_AUDIT: &str = "\
 UPDATE audit_events
-SET status = $1, error_code = $2, finished_at = $3, vendor_status = $4, vendor_calls = $5
+SET status = $1, error_code = $2, finished_at = $3, vendor_status = $4, vendor_calls = $5,
+    error_message = $8, outcome_unknown = $9
 WHERE attempt_id = $6 AND position = $7";
 
 /// `$1` code, `$2` limit.
-pub(super) const HISTORY: &str = "\
-SELECT attempt_id, request_id, position, idempotency_key, received_at, finished_at, email, message, code,
-       vendor, vendor_code, status, error_code, vendor_status, vendor_calls
-FROM audit_events WHERE code = $1
-ORDER BY received_at DESC, attempt_id, position
-LIMIT $2";
+pub(super) const HISTORY: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE code = $1 \
+     ORDER BY received_at DESC, attempt_id, position LIMIT $2"
+);
+
+/// `$1` attempt_id.
+pub(super) const ATTEMPT_ROWS: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM audit_events WHERE attempt_id = $1 ORDER BY position"
+);
+
+/// Which rows a recovery resolves: `$3` now, `$4` stale_before, `$5` unknown_since. Repeated
+/// in the outer `WHERE` of `CLAIM_UNSETTLED`, so a row claimed concurrently is re-checked
+/// (and skipped) after its lock is released.
+macro_rules! unsettled {
+    () => {
+        "(status = 'pending' OR (outcome_unknown = TRUE AND received_at >= $5)) \
+         AND received_at < $4 \
+         AND (recovery_lease_until IS NULL OR recovery_lease_until < $3)"
+    };
+}
+
+/// `$1` owner, `$2` lease_until, `$3`..`$5` as in `unsettled!`, `$6` most attempts.
+pub(super) const CLAIM_UNSETTLED: &str = concat!(
+    "UPDATE audit_events SET recovery_owner = $1, recovery_lease_until = $2 \
+     WHERE attempt_id IN (SELECT attempt_id FROM audit_events WHERE ",
+    unsettled!(),
+    " GROUP BY attempt_id ORDER BY MIN(received_at) LIMIT $6) AND ",
+    unsettled!(),
+    " RETURNING ",
+    audit_columns!()
+);
+
+/// `$1` key, `$2` attempt_id, `$3` now.
+pub(super) const HOLD_KEY: &str = "\
+UPDATE idempotency_keys SET locked_at = $3
+WHERE key = $1 AND attempt_id = $2 AND state = 'in_progress'";
+
+/// `$1` key, `$2` now.
+pub(super) const KEY_EXISTS: &str = "\
+SELECT COUNT(*) FROM idempotency_keys WHERE key = $1 AND expires_at > $2";
+
+/// `$1` key, `$2` the adopting attempt, `$3` owner, `$4` lease_until.
+pub(super) const ADOPT: &str = concat!(
+    "UPDATE audit_events SET recovery_owner = $3, recovery_lease_until = $4 \
+     WHERE idempotency_key = $1 AND attempt_id <> $2 AND status = 'pending' RETURNING ",
+    audit_columns!()
+);
+
+/// `$1` status, `$2` error_code, `$3` error_message, `$4` finished_at, `$5` vendor_status,
+/// `$6` vendor_calls, `$7` outcome_unknown, `$8` recovered_at, `$9` recovered_by,
+/// `$10` vendor_state, `$11` attempt_id, `$12` position, `$13` owner.
+pub(super) const SETTLE_ROW: &str = "\
+UPDATE audit_events
+SET status = $1, error_code = $2, error_message = $3, finished_at = $4, vendor_status = $5,
+    vendor_calls = $6, outcome_unknown = $7, recovered_at = $8, recovered_by = $9,
+    vendor_state = $10, recovery_owner = NULL, recovery_lease_until = NULL
+WHERE attempt_id = $11 AND position = $12 AND recovery_owner = $13";
+
+/// `$1` key, `$2` attempt_id, `$3` body, `$4` now.
+pub(super) const COMPLETE_ATTEMPT_KEY: &str = "\
+UPDATE idempotency_keys SET state = 'completed', body = $3, locked_at = $4
+WHERE key = $1 AND attempt_id = $2 AND state = 'in_progress'";
 
 /// An `idempotency_keys` row as `begin` reads it.
 #[derive(Debug, sqlx::FromRow)]
@@ -134,6 +210,12 @@ pub(super) struct AuditRecord {
     error_code: Option<String>,
     vendor_status: Option<i64>,
     vendor_calls: i64,
+    notify_signers: bool,
+    error_message: Option<String>,
+    outcome_unknown: bool,
+    recovered_at: Option<i64>,
+    recovered_by: Option<String>,
+    vendor_state: Option<String>,
 }
 
 impl TryFrom<AuditRecord> for AuditRow {
@@ -163,6 +245,12 @@ impl TryFrom<AuditRecord> for AuditRow {
             vendor_code: record.vendor_code,
             status: record.status,
             error_code: record.error_code,
+            notify_signers: record.notify_signers,
+            error_message: record.error_message,
+            outcome_unknown: record.outcome_unknown,
+            recovered_at: record.recovered_at.map(Timestamp::from_millis),
+            recovered_by: record.recovered_by,
+            vendor_state: record.vendor_state,
         })
     }
 }
@@ -175,6 +263,7 @@ where
     Option<&'a str>: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
     Option<i64>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
 {
     let mut builder = QueryBuilder::new(INSERT_AUDIT);
     builder.push_values(rows, |mut values, row| {
@@ -193,7 +282,13 @@ where
             .push_bind(row.status.as_str())
             .push_bind(row.error_code.as_deref())
             .push_bind(row.vendor_status.map(i64::from))
-            .push_bind(i64::from(row.vendor_calls));
+            .push_bind(i64::from(row.vendor_calls))
+            .push_bind(row.notify_signers)
+            .push_bind(row.error_message.as_deref())
+            .push_bind(row.outcome_unknown)
+            .push_bind(row.recovered_at.map(Timestamp::as_millis))
+            .push_bind(row.recovered_by.as_deref())
+            .push_bind(row.vendor_state.as_deref());
     });
     builder
 }
@@ -217,25 +312,32 @@ macro_rules! pool_store {
                 &self,
                 key: &str,
                 fingerprint: &str,
+                attempt_id: &str,
                 now: $crate::store::Timestamp,
                 stale_after: std::time::Duration,
                 ttl: std::time::Duration,
             ) -> Result<$crate::store::Begin, $crate::store::StoreError> {
                 let stale_before = now.saturating_sub(stale_after);
                 for _ in 0..$crate::store::sql::BEGIN_ATTEMPTS {
-                    let claim = sqlx::query($crate::store::sql::CLAIM_KEY)
-                        .bind(key)
-                        .bind(fingerprint)
-                        .bind(now.as_millis())
-                        .bind(now.saturating_add(ttl).as_millis())
-                        .bind(stale_before.as_millis())
-                        .execute(&self.pool)
-                        .await
-                        .map_err($crate::store::StoreError::database(
-                            "claim an idempotency key",
-                        ))?;
-                    if claim.rows_affected() == 1 {
-                        return Ok($crate::store::Begin::Started);
+                    let claimed: Option<Option<String>> =
+                        sqlx::query_scalar($crate::store::sql::CLAIM_KEY)
+                            .bind(key)
+                            .bind(fingerprint)
+                            .bind(now.as_millis())
+                            .bind(now.saturating_add(ttl).as_millis())
+                            .bind(stale_before.as_millis())
+                            .bind(attempt_id)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err($crate::store::StoreError::database(
+                                "claim an idempotency key",
+                            ))?;
+                    match claimed {
+                        Some(None) => return Ok($crate::store::Begin::Started),
+                        Some(Some(previous_attempt)) => {
+                            return Ok($crate::store::Begin::TakenOver { previous_attempt })
+                        }
+                        None => {}
                     }
                     let row = sqlx::query_as::<_, $crate::store::sql::KeyRow>(
                         $crate::store::sql::SELECT_KEY,
@@ -350,6 +452,8 @@ macro_rules! pool_store {
                         .bind(i64::from(row.vendor_calls))
                         .bind(row.attempt_id.as_str())
                         .bind(i64::from(row.position))
+                        .bind(row.error_message.as_deref())
+                        .bind(row.outcome_unknown)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?;
@@ -379,6 +483,146 @@ macro_rules! pool_store {
                     .into_iter()
                     .map($crate::store::AuditRow::try_from)
                     .collect()
+            }
+
+            async fn claim_unsettled(
+                &self,
+                claim: &$crate::store::UnsettledClaim<'_>,
+            ) -> Result<Vec<$crate::store::AuditRow>, $crate::store::StoreError> {
+                sqlx::query_as::<_, $crate::store::sql::AuditRecord>(
+                    $crate::store::sql::CLAIM_UNSETTLED,
+                )
+                .bind(claim.owner)
+                .bind(claim.lease_until.as_millis())
+                .bind(claim.now.as_millis())
+                .bind(claim.stale_before.as_millis())
+                .bind(claim.unknown_since.as_millis())
+                .bind(i64::from(claim.max_attempts))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::database("claim rows to recover"))?
+                .into_iter()
+                .map($crate::store::AuditRow::try_from)
+                .collect()
+            }
+
+            async fn hold_key(
+                &self,
+                key: &str,
+                attempt_id: &str,
+                now: $crate::store::Timestamp,
+            ) -> Result<$crate::store::KeyHolder, $crate::store::StoreError> {
+                const OPERATION: &str = "hold an interrupted request's idempotency key";
+                let held = sqlx::query($crate::store::sql::HOLD_KEY)
+                    .bind(key)
+                    .bind(attempt_id)
+                    .bind(now.as_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                if held.rows_affected() > 0 {
+                    return Ok($crate::store::KeyHolder::Held);
+                }
+                let live: i64 = sqlx::query_scalar($crate::store::sql::KEY_EXISTS)
+                    .bind(key)
+                    .bind(now.as_millis())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                Ok(if live > 0 {
+                    $crate::store::KeyHolder::Elsewhere
+                } else {
+                    $crate::store::KeyHolder::Gone
+                })
+            }
+
+            async fn adopt(
+                &self,
+                key: &str,
+                attempt_id: &str,
+                owner: &str,
+                lease_until: $crate::store::Timestamp,
+            ) -> Result<Vec<$crate::store::AuditRow>, $crate::store::StoreError> {
+                sqlx::query_as::<_, $crate::store::sql::AuditRecord>($crate::store::sql::ADOPT)
+                    .bind(key)
+                    .bind(attempt_id)
+                    .bind(owner)
+                    .bind(lease_until.as_millis())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(
+                        "adopt an earlier attempt's rows",
+                    ))?
+                    .into_iter()
+                    .map($crate::store::AuditRow::try_from)
+                    .collect()
+            }
+
+            async fn settle(
+                &self,
+                owner: &str,
+                rows: &[$crate::store::AuditRow],
+                completion: Option<$crate::store::Completion<'_>>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                const OPERATION: &str = "record recovered outcomes";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                let mut written = 0;
+                for row in rows {
+                    written += sqlx::query($crate::store::sql::SETTLE_ROW)
+                        .bind(row.status.as_str())
+                        .bind(row.error_code.as_deref())
+                        .bind(row.error_message.as_deref())
+                        .bind(row.finished_at.map($crate::store::Timestamp::as_millis))
+                        .bind(row.vendor_status.map(i64::from))
+                        .bind(i64::from(row.vendor_calls))
+                        .bind(row.outcome_unknown)
+                        .bind(row.recovered_at.map($crate::store::Timestamp::as_millis))
+                        .bind(row.recovered_by.as_deref())
+                        .bind(row.vendor_state.as_deref())
+                        .bind(row.attempt_id.as_str())
+                        .bind(i64::from(row.position))
+                        .bind(owner)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?
+                        .rows_affected();
+                }
+                if let Some(done) = completion {
+                    sqlx::query($crate::store::sql::COMPLETE_ATTEMPT_KEY)
+                        .bind(done.key)
+                        .bind(done.attempt_id)
+                        .bind(done.body)
+                        .bind(done.now.as_millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                Ok(written)
+            }
+
+            async fn attempt_rows(
+                &self,
+                attempt_id: &str,
+            ) -> Result<Vec<$crate::store::AuditRow>, $crate::store::StoreError> {
+                sqlx::query_as::<_, $crate::store::sql::AuditRecord>(
+                    $crate::store::sql::ATTEMPT_ROWS,
+                )
+                .bind(attempt_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::database(
+                    "read an attempt's rows",
+                ))?
+                .into_iter()
+                .map($crate::store::AuditRow::try_from)
+                .collect()
             }
 
             async fn close(&self) {

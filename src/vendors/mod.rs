@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+pub use crate::model::DocState;
 use crate::model::{Outcome, VendorName};
 use crate::settings::{Settings, VendorKind};
 
@@ -58,21 +59,6 @@ pub struct Answer {
 
 /// One document's result of one call: a definite answer, or "we could not find out".
 pub type Reply = Result<Answer, UpstreamError>;
-
-/// A document's state as a status read reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocState {
-    /// Still being signed: cancellable.
-    InProgress,
-    /// Cancelled or rejected.
-    Cancelled,
-    /// Fully signed.
-    Signed,
-    /// Expired or otherwise closed.
-    Closed,
-    /// The vendor does not know it.
-    NotFound,
-}
 
 /// A vendor that can cancel documents. Wrappers (concurrency caps, pacing, breakers, metrics)
 /// implement it too, so each behaviour is written once for every vendor.

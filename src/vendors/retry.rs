@@ -39,6 +39,22 @@ pub struct Settled {
     pub vendor_status: Option<u16>,
     /// Cancel calls that carried it.
     pub calls: u32,
+    /// The vendor may have acted although `outcome` cannot say so; a status read can tell
+    /// later (set only for vendors with a status read).
+    pub unknown: bool,
+    /// The document's state, when a status read settled the outcome.
+    pub state: Option<DocState>,
+}
+
+/// Where a document's policy starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Nothing has been sent for it yet.
+    Fresh,
+    /// An earlier attempt of the same request may have sent the cancel (its process stopped
+    /// before the vendor answered): the status is read before any send, and a vendor without
+    /// a status read leaves the document `interrupted`.
+    Resume,
 }
 
 /// A vendor with its retry policy and retry budget.
@@ -56,9 +72,14 @@ struct Doc {
     calls: u32,
     /// An earlier call of this request may have cancelled it.
     ambiguous: bool,
+    /// Resumed after an interrupted attempt: nothing is known until a status read.
+    resumed: bool,
+    /// A definite answer or status settled it (not a last error).
+    definite: bool,
     last_error: Option<UpstreamError>,
     vendor_status: Option<u16>,
     outcome: Option<Outcome>,
+    state: Option<DocState>,
 }
 
 impl Resilient {
@@ -77,17 +98,44 @@ impl Resilient {
         self.vendor.batch_size().max(1)
     }
 
+    /// Whether the vendor can read a document's status.
+    pub fn can_read_status(&self) -> bool {
+        self.vendor.can_read_status()
+    }
+
+    /// Reads one document's status through the per-call wrappers (breaker, pacing, cap).
+    pub async fn status(
+        &self,
+        code: &str,
+        ctx: CallContext<'_>,
+    ) -> Result<DocState, UpstreamError> {
+        self.vendor.status(code, &ctx).await
+    }
+
     /// Cancels `codes` (at most `batch_size()`), retrying and reconciling as SPEC 3.3 allows,
     /// and returns one settled result per code, in order.
-    pub async fn cancel(&self, codes: &[String], details: &Details<'_>) -> Vec<Settled> {
-        let mut docs: Vec<Doc> = codes.iter().map(|c| Doc::new(c)).collect();
-        let mut pending: Vec<usize> = (0..docs.len()).collect();
+    pub async fn cancel(
+        &self,
+        codes: &[String],
+        details: &Details<'_>,
+        start: Start,
+    ) -> Vec<Settled> {
+        let readable = self.vendor.can_read_status();
+        let mut docs: Vec<Doc> = codes.iter().map(|c| Doc::new(c, start)).collect();
+        let everyone: Vec<usize> = (0..docs.len()).collect();
+        let (mut pending, mut reconcile) = match start {
+            Start::Fresh => (everyone, Vec::new()),
+            Start::Resume if readable => (Vec::new(), everyone),
+            Start::Resume => {
+                docs.iter_mut().for_each(Doc::settle_last_error);
+                (Vec::new(), Vec::new())
+            }
+        };
         let mut singles = false;
         let mut round = 0;
-        while !pending.is_empty() {
+        while !pending.is_empty() || !reconcile.is_empty() {
             let replies = self.send(&docs, &pending, singles, details).await;
             let mut retry = Vec::new();
-            let mut reconcile = Vec::new();
             let mut wait = None::<Duration>;
             for (i, reply) in replies {
                 let doc = &mut docs[i];
@@ -100,7 +148,7 @@ impl Resilient {
                         singles = true;
                         retry.push(i);
                     }
-                    Err(e) if e.is_ambiguous() && self.vendor.can_read_status() => {
+                    Err(e) if e.is_ambiguous() && readable => {
                         doc.ambiguous = true;
                         doc.fail(e);
                         reconcile.push(i);
@@ -133,9 +181,12 @@ impl Resilient {
                 tokio::time::sleep(wait).await;
             }
             pending = retry;
+            reconcile = Vec::new();
         }
         self.refine_refusals(&mut docs, details.ctx).await;
-        docs.into_iter().map(Doc::into_settled).collect()
+        docs.into_iter()
+            .map(|doc| doc.into_settled(readable))
+            .collect()
     }
 
     /// Sends the pending documents: in batches, or one per call after a rejected batch.
@@ -146,6 +197,9 @@ impl Resilient {
         singles: bool,
         details: &Details<'_>,
     ) -> Vec<(usize, Reply)> {
+        if pending.is_empty() {
+            return Vec::new();
+        }
         let size = if singles { 1 } else { self.batch_size() };
         let calls = pending.chunks(size).map(|chunk| async move {
             let codes: Vec<String> = chunk.iter().map(|&i| docs[i].code.clone()).collect();
@@ -234,18 +288,23 @@ fn backoff(round: u32) -> Duration {
 }
 
 impl Doc {
-    fn new(code: &str) -> Self {
+    fn new(code: &str, start: Start) -> Self {
+        let resumed = start == Start::Resume;
         Self {
             code: code.to_owned(),
             calls: 0,
-            ambiguous: false,
+            ambiguous: resumed,
+            resumed,
+            definite: false,
             last_error: None,
             vendor_status: None,
             outcome: None,
+            state: None,
         }
     }
 
     fn settle_answer(&mut self, outcome: Outcome, http_status: u16) {
+        self.definite = true;
         self.vendor_status = Some(http_status);
         // "Already cancelled" after our own ambiguous attempt means our attempt worked.
         let ours = self.ambiguous && outcome.error_code() == Some(ErrorCode::AlreadyCancelled);
@@ -263,41 +322,61 @@ impl Doc {
     }
 
     fn settle_last_error(&mut self) {
-        let error = self.last_error.clone().unwrap_or(UpstreamError::Deadline);
-        self.outcome = Some(error.into_outcome());
-    }
-
-    fn settle_state(&mut self, state: DocState) {
-        self.outcome = Some(match state {
-            DocState::Cancelled if self.ambiguous => Outcome::Cancelled,
-            DocState::Cancelled => Outcome::failed(
-                ErrorCode::AlreadyCancelled,
-                "The document was already cancelled.",
-            ),
-            DocState::Signed => {
-                Outcome::failed(ErrorCode::AlreadySigned, "The document is already signed.")
-            }
-            DocState::Closed => Outcome::failed(
-                ErrorCode::NotCancellable,
-                "The vendor will not cancel the document in its current state (expired).",
-            ),
-            DocState::NotFound => Outcome::failed(
-                ErrorCode::NotFound,
-                "The vendor does not know this document.",
-            ),
-            DocState::InProgress => return self.settle_last_error(),
+        self.outcome = Some(match (&self.last_error, self.resumed) {
+            (Some(error), _) => error.clone().into_outcome(),
+            (None, true) => Outcome::interrupted(),
+            (None, false) => UpstreamError::Deadline.into_outcome(),
         });
     }
 
-    fn into_settled(self) -> Settled {
+    fn settle_state(&mut self, state: DocState) {
+        match outcome_of_state(state, self.ambiguous) {
+            Some(outcome) => {
+                self.definite = true;
+                self.state = Some(state);
+                self.outcome = Some(outcome);
+            }
+            None => self.settle_last_error(),
+        }
+    }
+
+    fn into_settled(self, readable: bool) -> Settled {
+        // The vendor may have acted when an ambiguous error came and no answer settled it.
+        let unknown = readable && self.ambiguous && !self.definite;
         Settled {
             outcome: self
                 .outcome
                 .unwrap_or_else(|| UpstreamError::Deadline.into_outcome()),
             vendor_status: self.vendor_status,
             calls: self.calls,
+            unknown,
+            state: self.state,
         }
     }
+}
+
+/// The outcome a status read settles: `ours` when an attempt of this request may have been
+/// the one that cancelled it. `None` for a document still in progress.
+pub fn outcome_of_state(state: DocState, ours: bool) -> Option<Outcome> {
+    Some(match state {
+        DocState::Cancelled if ours => Outcome::Cancelled,
+        DocState::Cancelled => Outcome::failed(
+            ErrorCode::AlreadyCancelled,
+            "The document was already cancelled.",
+        ),
+        DocState::Signed => {
+            Outcome::failed(ErrorCode::AlreadySigned, "The document is already signed.")
+        }
+        DocState::Closed => Outcome::failed(
+            ErrorCode::NotCancellable,
+            "The vendor will not cancel the document in its current state (expired).",
+        ),
+        DocState::NotFound => Outcome::failed(
+            ErrorCode::NotFound,
+            "The vendor does not know this document.",
+        ),
+        DocState::InProgress => return None,
+    })
 }
 
 // ---- retry budget --------------------------------------------------------------------------

@@ -13,7 +13,10 @@ pub(crate) async fn a_closed_store_refuses_every_call(h: &Harness) {
 
     let errors = [
         store.ping().await.err(),
-        store.begin("k-new", "fp-a", T0, STALE, TTL).await.err(),
+        store
+            .begin("k-new", "fp-a", "attempt-x", T0, STALE, TTL)
+            .await
+            .err(),
         store.complete("k-open", "fp-a", b"{}", at(1)).await.err(),
         store.release("k-open", "fp-a").await.err(),
         store.purge_expired(at(1)).await.err(),
@@ -53,7 +56,10 @@ pub(crate) async fn a_read_only_store_refuses_writes_but_serves_reads(h: &Harnes
         vec![row.clone()]
     );
     let writes = [
-        store.begin("k-new", "fp-a", T0, STALE, TTL).await.err(),
+        store
+            .begin("k-new", "fp-a", "attempt-x", T0, STALE, TTL)
+            .await
+            .err(),
         store.complete("k-held", "fp-a", b"{}", at(1)).await.err(),
         store
             .insert_pending(&[pending("req-2", 0, "DOC", at(0))])

@@ -23,10 +23,16 @@ pub fn at(millis: u64) -> Timestamp {
     T0.saturating_add(Duration::from_millis(millis))
 }
 
-/// `begin` with the scenario-wide `STALE` and `TTL`, failing the test on a store error.
+/// The attempt id `begin` claims for at `now`.
+pub fn attempt_at(now: Timestamp) -> String {
+    format!("attempt-{}", now.as_millis())
+}
+
+/// `begin` for `attempt_at(now)` with the scenario-wide `STALE` and `TTL`, failing the test on
+/// a store error.
 pub async fn begin(store: &dyn Store, key: &str, fingerprint: &str, now: Timestamp) -> Begin {
     store
-        .begin(key, fingerprint, now, STALE, TTL)
+        .begin(key, fingerprint, &attempt_at(now), now, STALE, TTL)
         .await
         .expect("begin should reach the store")
 }
@@ -42,7 +48,8 @@ pub async fn race(pools: &[Arc<dyn Store>; 2], key: &str, now: Timestamp) -> Vec
         );
         tokio::spawn(async move {
             barrier.wait().await;
-            store.begin(&key, "fp-a", now, STALE, TTL).await
+            let attempt = format!("{}-{i}", attempt_at(now));
+            store.begin(&key, "fp-a", &attempt, now, STALE, TTL).await
         })
     });
     join_all(calls)
@@ -78,6 +85,12 @@ pub fn pending(request_id: &str, position: u32, code: &str, received_at: Timesta
         error_code: None,
         vendor_status: None,
         vendor_calls: 0,
+        notify_signers: true,
+        error_message: None,
+        outcome_unknown: false,
+        recovered_at: None,
+        recovered_by: None,
+        vendor_state: None,
     }
 }
 

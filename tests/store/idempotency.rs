@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use signgate::store::{Begin, StoreError};
 
-use crate::helpers::{at, begin, count, race, Harness, STALE, T0, TTL};
+use crate::helpers::{at, attempt_at, begin, count, race, Harness, STALE, T0, TTL};
 
 const STALE_MS: u64 = STALE.as_millis() as u64;
 const TTL_MS: u64 = TTL.as_millis() as u64;
@@ -80,7 +80,13 @@ pub(crate) async fn a_lock_older_than_stale_after_is_taken_over_once(h: &Harness
         .await
         .expect("complete");
 
-    assert_eq!(takeover, Begin::Started);
+    assert_eq!(
+        takeover,
+        Begin::TakenOver {
+            previous_attempt: attempt_at(T0)
+        },
+        "the takeover names the attempt it replaces"
+    );
     assert_eq!(
         right_after,
         Begin::InProgress,
@@ -232,6 +238,16 @@ pub(crate) async fn twenty_concurrent_takeovers_of_a_stale_lock_start_exactly_on
     let stale = race(&pools, "k-crashed", at(STALE_MS + 1)).await;
     let expired = race(&pools, "k-expired", at(TTL_MS)).await;
 
-    assert_eq!(count(&stale, &Begin::Started), 1, "{stale:?}");
-    assert_eq!(count(&expired, &Begin::Started), 1, "{expired:?}");
+    let took_over = |answers: &[Begin]| {
+        answers
+            .iter()
+            .filter(|a| matches!(a, Begin::TakenOver { previous_attempt } if *previous_attempt == attempt_at(T0)))
+            .count()
+    };
+    assert_eq!(took_over(&stale), 1, "{stale:?}");
+    assert_eq!(
+        took_over(&expired),
+        1,
+        "an unfinished attempt, even expired: {expired:?}"
+    );
 }
