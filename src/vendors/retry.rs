@@ -423,3 +423,128 @@ impl Budget {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vendors::testing::Scripted;
+    use crate::vendors::Answer;
+
+    fn details(deadline: Instant) -> Details<'static> {
+        Details {
+            message: "m",
+            email: "a@b.co",
+            notify_signers: true,
+            ctx: CallContext {
+                request_id: "t",
+                deadline,
+            },
+        }
+    }
+
+    async fn run(vendor: &Arc<Scripted>, start: Start) -> Settled {
+        let policy = Resilient::new("t", vendor.clone(), 3);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let codes = vec!["D1".to_string()];
+        policy
+            .cancel(&codes, &details(deadline), start)
+            .await
+            .remove(0)
+    }
+
+    fn already_cancelled() -> Reply {
+        Ok(Answer {
+            outcome: Outcome::failed(ErrorCode::AlreadyCancelled, "refused"),
+            http_status: 403,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_document_found_cancelled_is_ours_and_is_not_sent_again() {
+        let vendor = Arc::new(Scripted::new(true, vec![], vec![Ok(DocState::Cancelled)]));
+
+        let settled = run(&vendor, Start::Resume).await;
+
+        assert_eq!(settled.outcome, Outcome::Cancelled);
+        assert_eq!(settled.state, Some(DocState::Cancelled));
+        assert_eq!(vendor.asked(), (0, 1), "one status read, no cancel call");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_document_still_in_progress_is_sent_once_and_already_cancelled_counts_as_ours(
+    ) {
+        let vendor = Arc::new(Scripted::new(
+            true,
+            vec![already_cancelled()],
+            vec![Ok(DocState::InProgress)],
+        ));
+
+        let settled = run(&vendor, Start::Resume).await;
+
+        assert_eq!(settled.outcome, Outcome::Cancelled);
+        assert_eq!(settled.calls, 1);
+        assert!(!settled.unknown);
+        assert_eq!(vendor.asked(), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_document_without_a_status_read_is_interrupted_and_never_sent() {
+        let vendor = Arc::new(Scripted::new(false, vec![], vec![]));
+
+        let settled = run(&vendor, Start::Resume).await;
+
+        assert_eq!(settled.outcome.error_code(), Some(ErrorCode::Interrupted));
+        assert!(settled
+            .outcome
+            .error_code()
+            .is_some_and(ErrorCode::retryable));
+        assert_eq!(vendor.asked(), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_document_whose_status_cannot_be_read_stays_interrupted_and_unknown() {
+        let vendor = Arc::new(Scripted::new(
+            true,
+            vec![],
+            vec![Err(UpstreamError::Timeout)],
+        ));
+
+        let settled = run(&vendor, Start::Resume).await;
+
+        assert_eq!(settled.outcome.error_code(), Some(ErrorCode::Interrupted));
+        assert!(settled.unknown, "a later recovery must read the status");
+        assert_eq!(vendor.asked(), (0, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_whose_status_read_fails_is_answered_unknown_and_marked_for_recovery() {
+        let vendor = Arc::new(Scripted::new(
+            true,
+            vec![Err(UpstreamError::Timeout)],
+            vec![Err(UpstreamError::Server {
+                status: 500,
+                retry_after: None,
+            })],
+        ));
+
+        let settled = run(&vendor, Start::Fresh).await;
+
+        assert_eq!(settled.outcome.error_code(), Some(ErrorCode::VendorTimeout));
+        assert!(settled.unknown);
+        assert_eq!(vendor.asked(), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_definite_answer_is_never_marked_unknown() {
+        let vendor = Arc::new(Scripted::new(true, vec![already_cancelled()], vec![]));
+
+        let settled = run(&vendor, Start::Fresh).await;
+
+        assert_eq!(
+            settled.outcome.error_code(),
+            Some(ErrorCode::AlreadyCancelled),
+            "without an ambiguous attempt, already cancelled is not ours"
+        );
+        assert!(!settled.unknown);
+    }
+}

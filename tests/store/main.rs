@@ -9,6 +9,7 @@ mod connect;
 mod failures;
 mod helpers;
 mod idempotency;
+mod recovery;
 #[path = "../support/scratch.rs"]
 mod scratch;
 
@@ -67,4 +68,10 @@ on_both_stores!(
     audit::a_request_of_many_documents_is_recorded_whole,
     failures::a_closed_store_refuses_every_call,
     failures::a_read_only_store_refuses_writes_but_serves_reads,
+    recovery::only_stale_unleased_rows_are_claimed_and_a_lease_lapses,
+    recovery::concurrent_claims_from_two_pools_never_share_a_row,
+    recovery::unknown_outcomes_are_claimed_until_their_state_is_known,
+    recovery::settle_writes_only_held_rows_and_completes_the_attempts_key,
+    recovery::a_retry_that_takes_over_a_key_adopts_the_pending_rows_of_earlier_attempts,
+    recovery::a_released_key_is_gone_for_its_recovery,
 );
