@@ -1,0 +1,480 @@
+//! Crashes and replicas: real gateway processes killed with SIGKILL at the moment that matters,
+//! restarted, and checked through the audit trail, the vendor mock's call log and a retried
+//! keyed request. Each scenario runs on SQLite and on Postgres where it applies.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use signgate::settings::Settings;
+use signgate::startup::AppState;
+use signgate::vendors::Registry;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::process::Gateway;
+use crate::scratch::Scratch;
+
+const TOKEN: &str = "0a1b2c3d-0000-4000-8000-0000000000aa";
+const KEY: &str = "order-crash-1";
+/// The request deadline of these gateways: rows are presumed dead after twice this.
+const DEADLINE_MS: &str = "1500";
+
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                let scratch = super::Scratch::sqlite();
+                super::$scenario(&scratch.url).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                if let Some(scratch) = super::Scratch::postgres(stringify!($scenario)).await {
+                    super::$scenario(&scratch.url).await;
+                }
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_replays_it,
+    a_cancel_received_but_never_applied_is_sent_once_more_by_recovery,
+    a_keyed_retry_after_a_crash_reads_the_status_before_any_resend,
+    without_a_status_read_an_interrupted_document_ends_interrupted,
+);
+
+/// The variables of a gateway with a short deadline on `store`, wired to these mocks.
+fn vars(auco: &MockServer, zapsign: &MockServer, store: &str) -> Vec<(String, String)> {
+    let mut vars = base_vars(&auco.uri(), &zapsign.uri());
+    for (key, value) in [
+        ("SIGNGATE__STORE__URL", store),
+        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
+        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
+    ] {
+        vars.insert(key.to_owned(), value.to_owned());
+    }
+    vars.into_iter().collect()
+}
+
+/// Starts a gateway process and returns it with its address.
+fn start(vars: &[(String, String)]) -> (Gateway, String) {
+    let mut gateway = Gateway::start(vars);
+    let address = gateway.wait_for("signgate is listening.")["address"]
+        .as_str()
+        .expect("address")
+        .to_owned();
+    (gateway, address)
+}
+
+fn cancel_request(address: &str, body: &Value, key: Option<&str>) -> reqwest::RequestBuilder {
+    let request = reqwest::Client::new()
+        .post(format!("http://{address}/documents/cancel"))
+        .bearer_auth(API_KEY)
+        .json(body);
+    match key {
+        Some(key) => request.header("Idempotency-Key", key),
+        None => request,
+    }
+}
+
+/// Sends a cancel to a gateway, waits until `vendor` has received `calls` requests on
+/// `route`, then kills the gateway with SIGKILL (the vendor never gets to answer it).
+async fn crash_mid_call(
+    vars: &[(String, String)],
+    body: &Value,
+    key: Option<&str>,
+    vendor: &MockServer,
+    route: &str,
+    calls: usize,
+) {
+    let (mut gateway, address) = start(vars);
+    let request = tokio::spawn(cancel_request(&address, body, key).send());
+    wait_until("the vendor receives the cancel", || async {
+        calls_to(vendor, route).await >= calls
+    })
+    .await;
+    gateway.kill();
+    assert!(
+        request.await.expect("task").is_err(),
+        "a killed gateway cannot answer"
+    );
+}
+
+async fn calls_to(server: &MockServer, route: &str) -> usize {
+    let requests = server.received_requests().await.unwrap_or_default();
+    requests
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == route)
+        .count()
+}
+
+/// Polls `check` every 100 ms for at most 20 s.
+async fn wait_until<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+async fn history(address: &str, code: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("http://{address}/documents/cancellations"))
+        .query(&[("code", code)])
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The newest audit row of `code` once a recovery has resolved it.
+async fn recovered_row(address: &str, code: &str) -> Value {
+    wait_until("a recovery resolves the row", || async {
+        !history(address, code).await["attempts"][0]["recovery"].is_null()
+    })
+    .await;
+    history(address, code).await["attempts"][0].clone()
+}
+
+async fn zapsign_status_is(zapsign: &MockServer, status: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/docs/{TOKEN}/")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": status})))
+        .mount(zapsign)
+        .await;
+}
+
+/// A refuse the vendor receives but never answers (the gateway dies first).
+fn hanging_refuse() -> Mock {
+    Mock::given(method("POST"))
+        .and(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+}
+
+async fn metric(address: &str, name: &str, labels: &[&str]) -> f64 {
+    let text = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_replays_it(
+    store: &str,
+) {
+    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    hanging_refuse().mount(&zapsign).await;
+    zapsign_status_is(&zapsign, "refused").await;
+    let vars = vars(&auco, &zapsign, store);
+    let body = body_for(&[TOKEN]);
+    crash_mid_call(&vars, &body, Some(KEY), &zapsign, "/api/v1/refuse/", 1).await;
+
+    let (mut restarted, address) = start(&vars);
+    let row = recovered_row(&address, TOKEN).await;
+    let retry = cancel_request(&address, &body, Some(KEY))
+        .send()
+        .await
+        .expect("answer");
+    let replayed = retry.headers().get("idempotent-replayed").cloned();
+    let answer: Value = retry.json().await.expect("json");
+    let counted = metric(
+        &address,
+        "signgate_recovered_documents_total",
+        &["vendor=\"zapsign\"", "status=\"cancelled\""],
+    )
+    .await;
+    restarted.terminate();
+    let (code, output) = restarted.finish();
+
+    assert_eq!(row["status"], "cancelled", "{row}");
+    assert_eq!(row["recovery"]["vendor_state"], "cancelled", "{row}");
+    assert!(
+        row["recovery"]["recovered_by"]
+            .as_str()
+            .is_some_and(|by| by.starts_with("recovery:")),
+        "{row}"
+    );
+    assert_eq!(
+        calls_to(&zapsign, "/api/v1/refuse/").await,
+        1,
+        "never re-sent"
+    );
+    assert_eq!(replayed.as_ref().map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(answer["success"], 1, "{answer}");
+    assert_eq!(answer["results"][0]["status"], "cancelled", "{answer}");
+    assert_eq!(counted, 1.0);
+    assert_eq!(code, Some(0), "{output}");
+}
+
+async fn a_cancel_received_but_never_applied_is_sent_once_more_by_recovery(store: &str) {
+    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    hanging_refuse().up_to_n_times(1).mount(&zapsign).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&zapsign)
+        .await;
+    zapsign_status_is(&zapsign, "pending").await;
+    let vars = vars(&auco, &zapsign, store);
+    crash_mid_call(
+        &vars,
+        &body_for(&[TOKEN]),
+        None,
+        &zapsign,
+        "/api/v1/refuse/",
+        1,
+    )
+    .await;
+
+    let (mut restarted, address) = start(&vars);
+    let row = recovered_row(&address, TOKEN).await;
+    restarted.terminate();
+    let (code, output) = restarted.finish();
+
+    assert_eq!(row["status"], "cancelled", "{row}");
+    assert_eq!(row["vendor_calls"], 1, "{row}");
+    assert_eq!(row["recovery"]["vendor_state"], Value::Null, "{row}");
+    assert_eq!(
+        calls_to(&zapsign, "/api/v1/refuse/").await,
+        2,
+        "the crashed call and exactly one re-send"
+    );
+    assert_eq!(code, Some(0), "{output}");
+}
+
+async fn a_keyed_retry_after_a_crash_reads_the_status_before_any_resend(store: &str) {
+    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    hanging_refuse().mount(&zapsign).await;
+    zapsign_status_is(&zapsign, "refused").await;
+    let vars = vars(&auco, &zapsign, store);
+    let body = body_for(&[TOKEN]);
+    crash_mid_call(&vars, &body, Some(KEY), &zapsign, "/api/v1/refuse/", 1).await;
+    // A gateway without the recovery loop, so that the retry, not a recovery, finds the
+    // stale key: the request path alone must not re-send blindly.
+    let address = serve_without_recovery(&vars).await;
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+
+    let retry = cancel_request(&address, &body, Some(KEY))
+        .header("X-Request-Id", "client-retry-2")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(retry.status(), 200);
+    assert!(retry.headers().get("idempotent-replayed").is_none());
+    let answer: Value = retry.json().await.expect("json");
+    let trail = history(&address, TOKEN).await;
+
+    assert_eq!(answer["results"][0]["status"], "cancelled", "{answer}");
+    assert_eq!(
+        calls_to(&zapsign, "/api/v1/refuse/").await,
+        1,
+        "never re-sent"
+    );
+    let (newest, crashed) = (&trail["attempts"][0], &trail["attempts"][1]);
+    assert_eq!(newest["request_id"], "client-retry-2", "{trail}");
+    assert_eq!(newest["status"], "cancelled", "{trail}");
+    assert_eq!(newest["vendor_calls"], 0, "{trail}");
+    assert_eq!(crashed["status"], "cancelled", "{trail}");
+    assert_eq!(
+        crashed["recovery"]["recovered_by"], "retry:client-retry-2",
+        "{trail}"
+    );
+}
+
+async fn without_a_status_read_an_interrupted_document_ends_interrupted(store: &str) {
+    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path("/v1.5/ext/document/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&auco)
+        .await;
+    let mut vars = vars(&auco, &zapsign, store);
+    vars.retain(|(k, _)| k != "SIGNGATE__VENDORS__AUCO__PUBLIC_KEY");
+    let body = body_for(&["TR99AQMY31"]);
+    crash_mid_call(
+        &vars,
+        &body,
+        Some(KEY),
+        &auco,
+        "/v1.5/ext/document/cancel",
+        1,
+    )
+    .await;
+
+    let (mut restarted, address) = start(&vars);
+    let row = recovered_row(&address, "TR99AQMY31").await;
+    let replay: Value = cancel_request(&address, &body, Some(KEY))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    restarted.terminate();
+    let (code, output) = restarted.finish();
+
+    assert_eq!(row["status"], "failed", "{row}");
+    assert_eq!(row["error_code"], "interrupted", "{row}");
+    let error = &replay["results"][0]["error"];
+    assert_eq!(error["code"], "interrupted", "{replay}");
+    assert_eq!(error["retryable"], true, "{replay}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown")),
+        "{replay}"
+    );
+    assert_eq!(calls_to(&auco, "/v1.5/ext/document/cancel").await, 1);
+    assert_eq!(code, Some(0), "{output}");
+}
+
+/// Serves the API in this process without the recovery loop; returns its address.
+async fn serve_without_recovery(vars: &[(String, String)]) -> String {
+    let mut env: std::collections::HashMap<String, String> = vars.iter().cloned().collect();
+    env.insert("SIGNGATE__SERVER__LISTEN".into(), "127.0.0.1:0".into());
+    let settings = Settings::from_sources(None, None, env).expect("valid settings");
+    let store = signgate::store::connect(&settings.store.url)
+        .await
+        .expect("the store opens");
+    let registry = Registry::from_settings(&settings);
+    let state = AppState::new(settings, registry, store).expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, signgate::startup::app(state)).await;
+    });
+    address
+}
+
+#[tokio::test]
+async fn two_replicas_recover_each_interrupted_document_exactly_once() {
+    let Some(scratch) = Scratch::postgres("two_replicas_recover_each_interrupted_document").await
+    else {
+        return;
+    };
+    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    let tokens: Vec<String> = (0..6)
+        .map(|i| format!("0a1b2c3d-0000-4000-8000-00000000010{i}"))
+        .collect();
+    hanging_refuse().up_to_n_times(6).mount(&zapsign).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&zapsign)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "pending"})))
+        .mount(&zapsign)
+        .await;
+    let vars = vars(&auco, &zapsign, &scratch.url);
+    let codes: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    crash_mid_call(
+        &vars,
+        &body_for(&codes),
+        None,
+        &zapsign,
+        "/api/v1/refuse/",
+        6,
+    )
+    .await;
+
+    let (mut first, first_address) = start(&vars);
+    let (mut second, second_address) = start(&vars);
+    for token in &tokens {
+        recovered_row(&first_address, token).await;
+    }
+    let recovered = metric(&first_address, "signgate_recovered_documents_total", &[]).await
+        + metric(&second_address, "signgate_recovered_documents_total", &[]).await;
+    first.terminate();
+    second.terminate();
+    let (_, first_output) = first.finish();
+    let (_, second_output) = second.finish();
+
+    let requests = zapsign.received_requests().await.unwrap_or_default();
+    for token in &tokens {
+        let sent = requests
+            .iter()
+            .filter(|r| r.url.path() == "/api/v1/refuse/")
+            .filter(|r| {
+                serde_json::from_slice::<Value>(&r.body).is_ok_and(|b| b["doc_token"] == *token)
+            })
+            .count();
+        assert_eq!(
+            sent, 2,
+            "{token}: the crashed call and one re-send, never two"
+        );
+    }
+    assert_eq!(recovered, 6.0, "{first_output}\n{second_output}");
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answer() {
+    let app = spawn_app_with(&[
+        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
+        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "500"),
+        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "500"),
+    ])
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1_000)))
+        .mount(&app.zapsign)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&app.zapsign)
+        .await;
+    zapsign_status_is(&app.zapsign, "refused").await;
+    let body = body_for(&[TOKEN]);
+    let send = || {
+        app.client
+            .post(app.url("/documents/cancel"))
+            .bearer_auth(API_KEY)
+            .header("Idempotency-Key", KEY)
+            .json(&body)
+            .send()
+    };
+
+    let first = send().await.expect("answer").bytes().await.expect("body");
+    let answer: Value = serde_json::from_slice(&first).expect("json");
+    let address = app.address.to_string();
+    wait_until("a recovery reads the state", || async {
+        history(&address, TOKEN).await["attempts"][0]["recovery"]["vendor_state"] == "cancelled"
+    })
+    .await;
+    let row = history(&address, TOKEN).await["attempts"][0].clone();
+    let replay = send().await.expect("answer").bytes().await.expect("body");
+
+    assert_eq!(
+        answer["results"][0]["error"]["code"], "vendor_timeout",
+        "{answer}"
+    );
+    assert_eq!(row["status"], "failed", "the answer given stays: {row}");
+    assert_eq!(row["error_code"], "vendor_timeout", "{row}");
+    assert_eq!(row["outcome_unknown"], false, "{row}");
+    assert_eq!(replay, first, "the replay stays byte for byte");
+    assert_eq!(calls_to(&app.zapsign, "/api/v1/refuse/").await, 1);
+}
