@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod model;
+pub mod rate_limit;
 pub mod routes;
 pub mod routing;
 pub mod settings;

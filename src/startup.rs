@@ -17,6 +17,7 @@ use crate::auth::ApiKeys;
 use crate::cancellation::{CancelCommand, Gateway};
 use crate::error::ApiError;
 use crate::model::DocumentResult;
+use crate::rate_limit::InboundLimit;
 use crate::routing;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Permits for API requests in flight (`server.max_in_flight`).
     pub in_flight: Arc<Semaphore>,
+    /// The process's inbound rate limit, when `server.rate_limit_per_second` is set.
+    pub rate_limit: Option<Arc<InboundLimit>>,
     draining: Arc<AtomicBool>,
 }
 
@@ -58,6 +61,7 @@ impl AppState {
             keys: Arc::new(keys),
             store,
             in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
+            rate_limit: InboundLimit::from_settings(&settings.server),
             settings: Arc::new(settings),
             draining: Arc::new(AtomicBool::new(false)),
         })

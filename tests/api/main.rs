@@ -6,6 +6,7 @@ mod durability;
 mod helpers;
 mod http_errors;
 mod process;
+mod rate_limit;
 mod resilience;
 #[path = "../support/scratch.rs"]
 mod scratch;
