@@ -25,6 +25,7 @@ pub mod model;
 pub mod rate_limit;
 pub mod routes;
 pub mod routing;
+pub mod server;
 pub mod settings;
 pub mod simulator;
 pub mod startup;

@@ -1,6 +1,7 @@
-//! Building and running the service: state, layers, the listener, and graceful shutdown.
+//! Building and running the service: state, layers, and graceful shutdown around the listener
+//! (`server`).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -161,7 +162,8 @@ impl Application {
         };
         let store = Arc::clone(&self.state.store);
         let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
-        let server = axum::serve(self.listener, app(self.state)).with_graceful_shutdown(signal);
+        let limits = crate::server::Limits::from_settings(&self.state.settings.server);
+        let server = crate::server::serve(self.listener, app(self.state), limits, signal);
         let grace_over = async move {
             match drain_started.await {
                 Ok(()) => tokio::time::sleep(grace).await,
@@ -169,7 +171,7 @@ impl Application {
             }
         };
         let result = tokio::select! {
-            result = server.into_future() => result,
+            () = server => Ok(()),
             () = grace_over => {
                 tracing::warn!("Grace period over; stopping with requests still in flight.");
                 Ok(())

@@ -2,6 +2,7 @@
 
 mod cancel;
 mod conformance;
+mod connections;
 mod durability;
 mod helpers;
 mod http_errors;
