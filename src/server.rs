@@ -22,8 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
+pub use activity::Timeouts;
 use activity::{Activity, TrackedIo};
-pub use activity::{Expiry, Timeouts};
 
 use crate::settings::ServerSettings;
 

@@ -117,14 +117,14 @@ async fn connections_that_send_half_a_request_head_are_closed_by_the_server() {
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_not_the_header_one() {
     let (mut gateway, address, _zapsign) = start(&[
         ("SIGNGATE__SERVER__HEADER_READ_TIMEOUT_MS", "500"),
-        ("SIGNGATE__SERVER__IDLE_TIMEOUT_MS", "1500"),
+        ("SIGNGATE__SERVER__IDLE_TIMEOUT_MS", "2500"),
     ])
     .await;
     let mut stream = TcpStream::connect(&address).await.expect("connects");
 
     let first = exchange(&mut stream, LIVEZ).await;
     // Idle for longer than the header timeout, well within the idle one.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let second = exchange(&mut stream, LIVEZ).await;
     let closed = closed_by_server(&mut stream, Instant::now() + BOUND).await;
     gateway.terminate();
