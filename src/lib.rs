@@ -1,7 +1,9 @@
 //! signgate: one HTTP gateway to cancel e-signature documents at Auco and ZapSign.
 //!
-//! The request path, as a tour of the modules: `startup` builds the router and its layers;
-//! `middleware` gives each request its id, span and error envelope; `auth` checks the API key;
+//! The request path, as a tour of the modules: `server` accepts connections (the connection
+//! cap, header-read and idle timeouts, the graceful drain) and hands each request to the
+//! router that `startup` builds with its layers; `middleware` gives each request its id, span
+//! and error envelope; `auth` checks the API key; `rate_limit` caps API requests per second;
 //! `routes::cancel` parses the body into a `cancellation::CancelCommand`; `cancellation` routes
 //! each code (`routing`), groups the codes by vendor and calls them concurrently under one
 //! deadline through `vendors` (the `Vendor` trait, wrapped by `vendors::resilience`, implemented
@@ -23,9 +25,11 @@ pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod model;
+pub mod rate_limit;
 pub mod recovery;
 pub mod routes;
 pub mod routing;
+pub mod server;
 pub mod settings;
 pub mod simulator;
 pub mod startup;

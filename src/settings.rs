@@ -39,6 +39,17 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub shutdown_grace_ms: u64,
     pub max_in_flight: usize,
+    /// API requests per second across the process; 0 turns the inbound rate limit off.
+    pub rate_limit_per_second: u32,
+    /// API requests allowed at once on top of the steady rate (unset: one second's worth,
+    /// `rate_limit_per_second`).
+    pub rate_limit_burst: Option<u32>,
+    /// Most time a client may take to send a whole request head.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in progress and no bytes for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Most open client connections; beyond it new ones wait in the kernel's backlog.
+    pub max_connections: usize,
 }
 
 impl ServerSettings {
@@ -50,6 +61,22 @@ impl ServerSettings {
     /// How long in-flight requests may take to finish after a stop signal.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    /// The inbound limit as (requests per second, burst), or `None` when it is off.
+    pub fn rate_limit(&self) -> Option<(u32, u32)> {
+        let rate = self.rate_limit_per_second;
+        (rate > 0).then(|| (rate, self.rate_limit_burst.unwrap_or(rate)))
+    }
+
+    /// How long a client may take to send a whole request head.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// How long a connection may sit with no request and no bytes.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
     }
 }
 
@@ -284,6 +311,15 @@ impl Settings {
         positive("server.request_timeout_ms", s.request_timeout_ms)?;
         positive("server.max_documents", s.max_documents as u64)?;
         positive("server.max_in_flight", s.max_in_flight as u64)?;
+        positive("server.header_read_timeout_ms", s.header_read_timeout_ms)?;
+        positive("server.idle_timeout_ms", s.idle_timeout_ms)?;
+        positive("server.max_connections", s.max_connections as u64)?;
+        if s.rate_limit().is_some_and(|(_, burst)| burst == 0) {
+            return Err(SettingsError::at(
+                "server.rate_limit_burst",
+                "must be at least 1 when server.rate_limit_per_second is set",
+            ));
+        }
         if s.max_body_bytes < 1024 {
             return Err(SettingsError::at(
                 "server.max_body_bytes",
@@ -497,6 +533,50 @@ mod tests {
         let overlay = "[vendors.auco_mx]\nkind = \"auco\"\nbase_url = \"http://127.0.0.1:1\"\n";
         let s = Settings::from_sources(None, Some(overlay), with_key()).expect("valid");
         assert_eq!(s.vendors["auco_mx"].max_concurrency(), 4);
+    }
+
+    #[test]
+    fn the_rate_limit_is_off_by_default_and_its_burst_defaults_to_one_second() {
+        let off = Settings::from_sources(None, None, with_key()).expect("valid");
+        let overlay = "[server]\nrate_limit_per_second = 40\n";
+        let on = Settings::from_sources(None, Some(overlay), with_key()).expect("valid");
+
+        assert_eq!(off.server.rate_limit(), None);
+        assert_eq!(on.server.rate_limit(), Some((40, 40)));
+    }
+
+    #[test]
+    fn a_zero_burst_is_refused_when_the_rate_limit_is_on() {
+        let overlay = "[server]\nrate_limit_per_second = 40\nrate_limit_burst = 0\n";
+
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+
+        assert!(
+            err.to_string().starts_with("server.rate_limit_burst"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn connection_limits_must_be_positive_and_are_named() {
+        for key in [
+            "header_read_timeout_ms",
+            "idle_timeout_ms",
+            "max_connections",
+        ] {
+            let mut vars = with_key();
+            vars.insert(
+                format!("SIGNGATE__SERVER__{}", key.to_uppercase()),
+                "0".into(),
+            );
+
+            let err = Settings::from_sources(None, None, vars).unwrap_err();
+
+            assert!(
+                err.to_string().starts_with(&format!("server.{key}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

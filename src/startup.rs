@@ -1,6 +1,7 @@
-//! Building and running the service: state, layers, the listener, and graceful shutdown.
+//! Building and running the service: state, layers, and graceful shutdown around the listener
+//! (`server`).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::auth::ApiKeys;
 use crate::cancellation::{CancelCommand, Gateway};
 use crate::error::ApiError;
 use crate::model::DocumentResult;
+use crate::rate_limit::InboundLimit;
 use crate::recovery;
 use crate::routing;
 use crate::settings::Settings;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Permits for API requests in flight (`server.max_in_flight`).
     pub in_flight: Arc<Semaphore>,
+    /// The process's inbound rate limit, when `server.rate_limit_per_second` is set.
+    pub rate_limit: Option<Arc<InboundLimit>>,
     draining: Arc<AtomicBool>,
 }
 
@@ -59,6 +63,7 @@ impl AppState {
             keys: Arc::new(keys),
             store,
             in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
+            rate_limit: InboundLimit::from_settings(&settings.server),
             settings: Arc::new(settings),
             draining: Arc::new(AtomicBool::new(false)),
         })
@@ -175,7 +180,8 @@ impl Application {
         let store = Arc::clone(&self.state.store);
         let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
         let recovery = recovery::spawn(self.state.clone());
-        let server = axum::serve(self.listener, app(self.state)).with_graceful_shutdown(signal);
+        let limits = crate::server::Limits::from_settings(&self.state.settings.server);
+        let server = crate::server::serve(self.listener, app(self.state), limits, signal);
         let grace_over = async move {
             match drain_started.await {
                 Ok(()) => tokio::time::sleep(grace).await,
@@ -183,7 +189,7 @@ impl Application {
             }
         };
         let result = tokio::select! {
-            result = server.into_future() => result,
+            () = server => Ok(()),
             () = grace_over => {
                 tracing::warn!("Grace period over; stopping with requests still in flight.");
                 Ok(())

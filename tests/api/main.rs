@@ -2,10 +2,12 @@
 
 mod cancel;
 mod conformance;
+mod connections;
 mod durability;
 mod helpers;
 mod http_errors;
 mod process;
+mod rate_limit;
 mod recovery;
 mod resilience;
 #[path = "../support/scratch.rs"]
