@@ -12,27 +12,6 @@ use crate::scratch::Scratch;
 
 const TOKEN: &str = "0a1b2c3d-0000-4000-8000-000000000001";
 
-/// Runs each scenario twice: on an SQLite file and on a fresh Postgres database.
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                let scratch = super::Scratch::sqlite();
-                super::$scenario(&scratch.url).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                if let Some(scratch) = super::Scratch::postgres(stringify!($scenario)).await {
-                    super::$scenario(&scratch.url).await;
-                }
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     a_repeated_key_and_body_replay_the_stored_answer_without_a_vendor_call,
     a_key_reused_with_another_body_gets_422,

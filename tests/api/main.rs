@@ -1,5 +1,27 @@
 //! API tests over real TCP: one gateway per test, one wiremock server per vendor.
 
+/// Runs each scenario (an `async fn(&str)` taking a store URL) twice: on an SQLite file and
+/// on a fresh Postgres database. Used by the modules below, which import `Scratch`.
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                let scratch = super::Scratch::sqlite();
+                super::$scenario(&scratch.url).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                if let Some(scratch) = super::Scratch::postgres(stringify!($scenario)).await {
+                    super::$scenario(&scratch.url).await;
+                }
+            })*
+        }
+    };
+}
+
 mod cancel;
 mod conformance;
 mod connections;

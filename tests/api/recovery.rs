@@ -21,26 +21,6 @@ const KEY: &str = "order-crash-1";
 /// The request deadline of these gateways: rows are presumed dead after twice this.
 const DEADLINE_MS: &str = "1500";
 
-macro_rules! on_both_stores {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                let scratch = super::Scratch::sqlite();
-                super::$scenario(&scratch.url).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                if let Some(scratch) = super::Scratch::postgres(stringify!($scenario)).await {
-                    super::$scenario(&scratch.url).await;
-                }
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_replays_it,
     a_cancel_received_but_never_applied_is_sent_once_more_by_recovery,
