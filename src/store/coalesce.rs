@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AuditRow, Begin, Store, StoreError, Timestamp};
+use super::{AuditRow, Begin, Reservation, Store, StoreError, Timestamp};
 
 /// Jobs waiting for the writer; a full queue makes callers wait (back-pressure, bounded memory).
 const QUEUE: usize = 1024;
@@ -151,6 +151,22 @@ impl Store for Coalescing {
         self.inner.history(code, limit).await
     }
 
+    fn shares_limits(&self) -> bool {
+        self.inner.shares_limits()
+    }
+
+    async fn reserve_calls(
+        &self,
+        key: &str,
+        calls: u32,
+        window: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        self.inner
+            .reserve_calls(key, calls, window, max_waits)
+            .await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }
@@ -215,6 +231,18 @@ mod tests {
         }
         async fn history(&self, _: &str, _: u32) -> Result<Vec<AuditRow>, StoreError> {
             Ok(Vec::new())
+        }
+        fn shares_limits(&self) -> bool {
+            false
+        }
+        async fn reserve_calls(
+            &self,
+            _: &str,
+            _: u32,
+            _: Duration,
+            _: &[Duration],
+        ) -> Result<Vec<Option<Reservation>>, StoreError> {
+            Err(StoreError::Closed)
         }
         async fn close(&self) {}
     }

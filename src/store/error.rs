@@ -32,6 +32,9 @@ pub enum StoreError {
         /// Its position in the request.
         position: u32,
     },
+    /// This store does not offer the operation (SQLite shares no rate limits).
+    #[error("the store cannot {0}")]
+    Unsupported(&'static str),
     /// The store was closed (shutdown) and takes no more writes.
     #[error("the store is closed")]
     Closed,

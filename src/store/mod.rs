@@ -1,5 +1,6 @@
-//! The durable store: the `Store` trait (idempotency keys and the audit trail) and `connect`,
-//! which picks SQLite or Postgres from `store.url` and runs the embedded migrations.
+//! The durable store: the `Store` trait (idempotency keys, the audit trail and, on Postgres,
+//! rate limits shared by every replica) and `connect`, which picks SQLite or Postgres from
+//! `store.url` and runs the embedded migrations.
 //!
 //! Both backends share their SQL text and row mapping (`sql`); each backend file only owns its
 //! connection options and the driver-typed calls. The conformance suite in `tests/store/` runs
@@ -7,6 +8,7 @@
 
 mod coalesce;
 mod error;
+mod pacing;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -19,6 +21,7 @@ use async_trait::async_trait;
 
 pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
+pub use self::pacing::Reservation;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 pub use self::timestamp::Timestamp;
@@ -75,6 +78,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The audit rows of one code (as sent), newest first (`received_at` descending, then
     /// `attempt_id` and `position`), at most `limit` of them; an unknown code gives none.
     async fn history(&self, code: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// Whether rate limits reserved with `reserve_calls` hold for every replica on this store
+    /// (Postgres). A store that does not share them (SQLite: one replica) leaves pacing to the
+    /// process, and refuses `reserve_calls`.
+    fn shares_limits(&self) -> bool;
+
+    /// Reserves one call per element of `max_waits` against the limit named `key` (at most
+    /// `calls` in any `window`, whole seconds, counted on the store's clock for every replica),
+    /// in one atomic statement, in order. Element `i` of the answer is the call's turn, or
+    /// `None` when no turn starts within `max_waits[i]`: that call takes nothing. A store that
+    /// does not share limits answers `StoreError::Unsupported`.
+    async fn reserve_calls(
+        &self,
+        key: &str,
+        calls: u32,
+        window: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError>;
 
     /// Closes the connections: waits for checked-out ones, then refuses every later call.
     /// Call it once, at shutdown, after the last request has finished.

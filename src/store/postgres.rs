@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::sql;
-use super::StoreError;
+use super::{pacing, sql, Reservation, StoreError};
 
 /// Connections per replica; every request holds one only for a statement or a short transaction.
 const MAX_CONNECTIONS: u32 = 10;
@@ -42,6 +41,34 @@ impl PostgresStore {
             .await
             .map_err(StoreError::Migrate)?;
         Ok(Self { pool })
+    }
+}
+
+impl PostgresStore {
+    /// Rate limits reserved here hold for every replica on the database.
+    const SHARES_LIMITS: bool = true;
+
+    /// `Store::reserve_calls`: one `signgate_reserve_calls` statement for the whole group.
+    async fn reserve(
+        &self,
+        key: &str,
+        calls: u32,
+        window: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        let (calls, window) = pacing::limits(calls, window);
+        let (waits_ms, valid_ms): (Vec<Option<i64>>, Vec<Option<i64>>) =
+            sqlx::query_as(pacing::RESERVE_CALLS)
+                .bind(key)
+                .bind(calls)
+                .bind(window)
+                .bind(pacing::max_waits_ms(max_waits))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::database(
+                    "reserve calls under a shared rate limit",
+                ))?;
+        pacing::reservations(max_waits.len(), waits_ms, valid_ms)
     }
 }
 

@@ -200,7 +200,8 @@ where
 
 /// Implements `Store` for a backend whose `pool` field is an sqlx pool. The SQL text is shared
 /// (both engines take `$N` parameters and `ON CONFLICT`), so the two backends differ only in
-/// how they connect; sqlx has no generic `rows_affected`, hence a macro rather than generics.
+/// how they connect and in rate limits (the backend's `SHARES_LIMITS` and its inherent
+/// `reserve`); sqlx has no generic `rows_affected`, hence a macro rather than generics.
 macro_rules! pool_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -379,6 +380,20 @@ macro_rules! pool_store {
                     .into_iter()
                     .map($crate::store::AuditRow::try_from)
                     .collect()
+            }
+
+            fn shares_limits(&self) -> bool {
+                Self::SHARES_LIMITS
+            }
+
+            async fn reserve_calls(
+                &self,
+                key: &str,
+                calls: u32,
+                window: std::time::Duration,
+                max_waits: &[std::time::Duration],
+            ) -> Result<Vec<Option<$crate::store::Reservation>>, $crate::store::StoreError> {
+                self.reserve(key, calls, window, max_waits).await
             }
 
             async fn close(&self) {

@@ -7,8 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::sql;
-use super::StoreError;
+use super::{sql, Reservation, StoreError};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,6 +71,24 @@ fn is_in_memory(url: &str) -> bool {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
     database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
+}
+
+impl SqliteStore {
+    /// One replica per SQLite file: its vendors pace in process.
+    const SHARES_LIMITS: bool = false;
+
+    /// `Store::reserve_calls`: not offered, since nothing here is shared.
+    async fn reserve(
+        &self,
+        _key: &str,
+        _calls: u32,
+        _window: Duration,
+        _max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        Err(StoreError::Unsupported(
+            "share rate limits between replicas",
+        ))
+    }
 }
 
 sql::pool_store!(SqliteStore);

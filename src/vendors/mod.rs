@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::model::{Outcome, VendorName};
 use crate::settings::{Settings, VendorKind};
+use crate::store::Store;
 
 pub mod auco;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod pacing;
 pub mod resilience;
 pub mod retry;
+pub mod shared_pacing;
 pub mod zapsign;
 
 #[cfg(test)]
@@ -120,8 +122,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Builds one client per configured vendor, wrapped in the shared resilience layers.
-    pub fn from_settings(settings: &Settings) -> Self {
+    /// Builds one client per configured vendor, wrapped in the shared resilience layers. Rate
+    /// limits are paced through `store` when it shares them between replicas (Postgres).
+    pub fn from_settings(settings: &Settings, store: &Arc<dyn Store>) -> Self {
         let mut registry = Self::default();
         for (name, vendor) in &settings.vendors {
             let entry = if vendor.has_credentials() {
@@ -129,7 +132,7 @@ impl Registry {
                     VendorKind::Auco => Arc::new(auco::Auco::new(vendor)),
                     VendorKind::Zapsign => Arc::new(zapsign::ZapSign::new(vendor)),
                 };
-                let wrapped = resilience::wrap(name, vendor, adapter);
+                let wrapped = resilience::wrap(name, vendor, adapter, store);
                 Entry::Ready(Arc::new(retry::Resilient::new(
                     name,
                     wrapped,

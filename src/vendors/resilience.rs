@@ -1,5 +1,6 @@
 //! Per-call wrappers around any `Vendor`, each adding one behaviour: the circuit breaker, call
-//! metrics and the process-wide concurrency cap (pacing is in `pacing.rs`). `wrap` stacks them.
+//! metrics and the process-wide concurrency cap (pacing is in `pacing.rs`, in process, and
+//! `shared_pacing.rs`, through the store). `wrap` stacks them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -10,23 +11,28 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::pacing::Paced;
+use super::shared_pacing::SharedPaced;
 use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::metrics;
-use crate::settings::{VendorKind, VendorSettings};
-
-/// The window ZapSign counts its limit in.
-const RATE_WINDOW: Duration = Duration::from_secs(60);
+use crate::settings::VendorSettings;
+use crate::store::Store;
 
 /// Stacks the per-call layers, outermost first: breaker, metrics, concurrency cap, pacing.
-/// Pacing is innermost so nothing waits between taking a slot and sending.
-pub fn wrap(name: &str, settings: &VendorSettings, adapter: Arc<dyn Vendor>) -> Arc<dyn Vendor> {
-    let paced: Arc<dyn Vendor> = match settings.kind {
-        VendorKind::Zapsign => Arc::new(Paced::new(
-            adapter,
-            settings.requests_per_minute(),
-            RATE_WINDOW,
-        )),
-        VendorKind::Auco => adapter,
+/// Pacing is innermost so nothing waits between taking a slot and sending. A vendor with a
+/// rate limit is paced through `store` when the store shares limits between replicas
+/// (Postgres), else in this process.
+pub fn wrap(
+    name: &str,
+    settings: &VendorSettings,
+    adapter: Arc<dyn Vendor>,
+    store: &Arc<dyn Store>,
+) -> Arc<dyn Vendor> {
+    let paced: Arc<dyn Vendor> = match settings.rate_limit() {
+        Some(limit) if store.shares_limits() => {
+            Arc::new(SharedPaced::new(name, adapter, limit, Arc::clone(store)))
+        }
+        Some(limit) => Arc::new(Paced::new(adapter, limit.calls, limit.window)),
+        None => adapter,
     };
     let limited = Arc::new(Limited::new(paced, settings.max_concurrency()));
     let measured = Arc::new(Measured::new(name, limited));

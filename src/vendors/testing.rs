@@ -1,12 +1,15 @@
-//! Test doubles shared by the wrappers' unit tests.
+//! Test doubles shared by the wrappers' unit tests: a vendor that records its calls, and a
+//! store that only reserves calls.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{Answer, Batch, CallContext, Reply, UpstreamError, Vendor};
 use crate::model::Outcome;
+use crate::store::{AuditRow, Begin, Reservation, Store, StoreError, Timestamp};
 
 /// A per-document vendor that answers every call at once and records when it came.
 #[derive(Debug, Default)]
@@ -67,4 +70,100 @@ pub fn batch(codes: &[String], deadline: Instant) -> Batch<'_> {
             deadline,
         },
     }
+}
+
+/// How a `FakeStore` answers reservations.
+#[derive(Debug, Clone, Copy)]
+pub enum Reserving {
+    /// Every call may go at once, for this long, after `delay`.
+    Grant {
+        delay: Duration,
+        valid_for: Duration,
+    },
+    /// No call fits before its deadline.
+    Refuse,
+    /// The store cannot be reached.
+    Fail,
+}
+
+/// A store that shares limits and only answers `reserve_calls`, counting its statements.
+#[derive(Debug)]
+pub struct FakeStore {
+    reserving: Reserving,
+    statements: Mutex<Vec<usize>>,
+}
+
+impl FakeStore {
+    /// One that answers reservations so.
+    pub fn new(reserving: Reserving) -> Self {
+        Self {
+            reserving,
+            statements: Mutex::default(),
+        }
+    }
+
+    /// The size of each reservation statement, in order.
+    pub fn statements(&self) -> Vec<usize> {
+        self.statements.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Store for FakeStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn begin(
+        &self,
+        _: &str,
+        _: &str,
+        _: Timestamp,
+        _: Duration,
+        _: Duration,
+    ) -> Result<Begin, StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn complete(&self, _: &str, _: &str, _: &[u8], _: Timestamp) -> Result<(), StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn purge_expired(&self, _: Timestamp) -> Result<u64, StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn insert_pending(&self, _: &[AuditRow]) -> Result<(), StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn finish(&self, _: &[AuditRow]) -> Result<(), StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn history(&self, _: &str, _: u32) -> Result<Vec<AuditRow>, StoreError> {
+        Err(StoreError::Closed)
+    }
+    fn shares_limits(&self) -> bool {
+        true
+    }
+    async fn reserve_calls(
+        &self,
+        _: &str,
+        _: u32,
+        _: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        self.statements.lock().unwrap().push(max_waits.len());
+        match self.reserving {
+            Reserving::Grant { delay, valid_for } => {
+                tokio::time::sleep(delay).await;
+                let granted = Reservation {
+                    wait: Duration::ZERO,
+                    valid_for,
+                };
+                Ok(vec![Some(granted); max_waits.len()])
+            }
+            Reserving::Refuse => Ok(vec![None; max_waits.len()]),
+            Reserving::Fail => Err(StoreError::Closed),
+        }
+    }
+    async fn close(&self) {}
 }
