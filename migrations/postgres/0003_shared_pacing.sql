@@ -54,9 +54,10 @@ BEGIN
     n := coalesce(array_length(secs, 1), 0);
     waits_ms := '{}';
     valid_ms := '{}';
+    -- Buckets are handed out in order: never before the newest one. The candidate only moves
+    -- forward, also past a refused call (which takes nothing, so the next call starts there).
+    cand := CASE WHEN n > 0 THEN greatest(now_s, secs[n]) ELSE now_s END;
     FOR i IN 1 .. coalesce(array_length(p_max_waits_ms, 1), 0) LOOP
-        -- Buckets are handed out in order: never before the newest one.
-        cand := CASE WHEN n > 0 THEN greatest(now_s, secs[n]) ELSE now_s END;
         LOOP
             WHILE lo <= n AND secs[lo] < cand - span LOOP
                 total := total - cnts[lo];

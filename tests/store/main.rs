@@ -9,6 +9,7 @@ mod connect;
 mod failures;
 mod helpers;
 mod idempotency;
+mod pacing;
 #[path = "../support/scratch.rs"]
 mod scratch;
 
@@ -67,4 +68,38 @@ on_both_stores!(
     audit::a_request_of_many_documents_is_recorded_whole,
     failures::a_closed_store_refuses_every_call,
     failures::a_read_only_store_refuses_writes_but_serves_reads,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_shares_no_limits_and_refuses_reservations() {
+    let harness = helpers::Harness::sqlite().await;
+    pacing::sqlite_shares_no_limits_and_refuses_reservations(&harness).await;
+    harness.store.close().await;
+}
+
+/// Shared pacing exists on Postgres only: each scenario becomes `postgres_pacing::scenario`.
+macro_rules! on_postgres {
+    ($($scenario:ident),+ $(,)?) => {
+        mod postgres_pacing {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(harness) =
+                        crate::helpers::Harness::postgres(stringify!($scenario)).await
+                    else {
+                        return;
+                    };
+                    crate::pacing::postgres_shares_limits(&harness);
+                    crate::pacing::$scenario(&harness).await;
+                    harness.store.close().await;
+                }
+            )+
+        }
+    };
+}
+
+on_postgres!(
+    concurrent_reservations_from_two_pools_keep_every_window_at_the_limit,
+    no_turn_is_granted_past_its_deadline_and_a_refusal_takes_nothing,
+    limits_with_other_keys_do_not_share_turns,
 );
