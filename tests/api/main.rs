@@ -9,3 +9,4 @@ mod process;
 mod resilience;
 #[path = "../support/scratch.rs"]
 mod scratch;
+mod shared_pacing;
