@@ -91,7 +91,10 @@ impl SharedPaced {
         if turn.at > deadline {
             return Err(UpstreamError::Deadline);
         }
-        tokio::time::sleep_until(turn.at).await;
+        // A timer rounds up to the next millisecond even when the turn has come.
+        if turn.at > Instant::now() {
+            tokio::time::sleep_until(turn.at).await;
+        }
         // A store that answered too slowly leaves turns that are over: calling now could
         // exceed the limit, so the call is not made.
         if Instant::now() > turn.latest {
