@@ -4,20 +4,21 @@
 //!
 //! `cargo run --release --example pacing -- postgres://postgres@127.0.0.1:5432/postgres`
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use signgate::model::Outcome;
 use signgate::settings::RateLimit;
-use signgate::store::Store;
+use signgate::store::{AuditRow, Begin, Reservation, Store, StoreError, Timestamp};
 use signgate::vendors::pacing::Paced;
 use signgate::vendors::shared_pacing::SharedPaced;
 use signgate::vendors::{Answer, Batch, CallContext, Reply, Vendor};
 use sqlx::postgres::PgPool;
 
 /// Calls per phase.
-const CALLS: usize = 4000;
+const CALLS: usize = 8000;
 /// Concurrent callers in the group phase.
 const CALLERS: usize = 8;
 
@@ -37,6 +38,74 @@ impl Vendor for Instant200 {
             http_status: 200,
         };
         vec![Ok(answer); batch.codes.len()]
+    }
+}
+
+/// The bench store, counting reservation statements (every other call passes through).
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn Store>,
+    statements: AtomicI64,
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+        stale_after: Duration,
+        ttl: Duration,
+    ) -> Result<Begin, StoreError> {
+        self.inner
+            .begin(key, fingerprint, now, stale_after, ttl)
+            .await
+    }
+    async fn complete(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.complete(key, fingerprint, body, now).await
+    }
+    async fn release(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {
+        self.inner.release(key, fingerprint).await
+    }
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.purge_expired(now).await
+    }
+    async fn insert_pending(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        self.inner.insert_pending(rows).await
+    }
+    async fn finish(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        self.inner.finish(rows).await
+    }
+    async fn history(&self, code: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        self.inner.history(code, limit).await
+    }
+    fn shares_limits(&self) -> bool {
+        self.inner.shares_limits()
+    }
+    async fn reserve_calls(
+        &self,
+        key: &str,
+        calls: u32,
+        window: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .reserve_calls(key, calls, window, max_waits)
+            .await
+    }
+    async fn close(&self) {
+        self.inner.close().await;
     }
 }
 
@@ -106,7 +175,7 @@ fn row(
         format!("{:.3}", s as f64 / latencies.len() as f64)
     });
     println!(
-        "| {phase} | {callers} | {:.0} | {:.0} | {:.0} | {:.0} | {per_call} |",
+        "| {phase} | {callers} | {:.0} | {:.1} | {:.1} | {:.1} | {per_call} |",
         latencies.len() as f64 / wall.as_secs_f64(),
         micros(percentile(latencies, 0.5)),
         micros(percentile(latencies, 0.99)),
@@ -114,40 +183,50 @@ fn row(
     );
 }
 
-/// How many times the reservation function has run on the bench database (flushed by
-/// backends when they exit, so read after closing the store's pool).
-async fn statements(admin: &PgPool) -> i64 {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    sqlx::query_scalar(
-        "SELECT coalesce(sum(calls), 0)::BIGINT FROM pg_stat_user_functions \
-         WHERE funcname = 'signgate_reserve_calls'",
-    )
-    .fetch_one(admin)
-    .await
-    .expect("function statistics")
-}
-
-/// One shared-pacing phase: a warm-up on its own pool, then the measured calls on a fresh one
-/// (a pool's function counts reach the statistics when its connections close).
-async fn shared_phase(url: &str, admin: &PgPool, phase: &str, callers: usize) {
-    let (warm_up, warm_store) = shared(url).await;
-    drive(warm_up, callers, 400).await;
-    warm_store.close().await;
-    let before = statements(admin).await;
-    let (vendor, store) = shared(url).await;
+/// One shared-pacing phase: a warm-up, then the measured calls, on one store pool.
+async fn shared_phase(url: &str, phase: &str, callers: usize) {
+    let store = Arc::new(Counting {
+        inner: signgate::store::connect(url)
+            .await
+            .expect("the bench store"),
+        statements: AtomicI64::new(0),
+    });
+    let vendor: Arc<dyn Vendor> = Arc::new(SharedPaced::new(
+        "zapsign",
+        Arc::new(Instant200),
+        limit(),
+        store.clone(),
+    ));
+    drive(Arc::clone(&vendor), callers, 400).await;
+    let before = store.statements.load(Ordering::Relaxed);
     let (wall, latencies) = drive(vendor, callers, CALLS).await;
+    let ran = store.statements.load(Ordering::Relaxed) - before;
     store.close().await;
-    let ran = statements(admin).await - before;
     row(phase, callers, wall, &latencies, Some(ran));
 }
 
-/// The stand-in vendor paced through a new store pool on `url`.
-async fn shared(url: &str) -> (Arc<dyn Vendor>, Arc<dyn Store>) {
+/// The yardstick: one `SELECT 1` round trip on the same kind of pool, one caller.
+async fn ping_phase(url: &str) {
     let store = signgate::store::connect(url)
         .await
         .expect("the bench store");
-    let vendor = SharedPaced::new("zapsign", Arc::new(Instant200), limit(), Arc::clone(&store));
-    (Arc::new(vendor), store)
+    let mut latencies = Vec::with_capacity(CALLS);
+    let started = Instant::now();
+    for _ in 0..CALLS {
+        let call = Instant::now();
+        store.ping().await.expect("a ping");
+        latencies.push(call.elapsed());
+    }
+    let wall = started.elapsed();
+    store.close().await;
+    latencies.sort();
+    row(
+        "`SELECT 1` round trip (yardstick)",
+        1,
+        wall,
+        &latencies,
+        None,
+    );
 }
 
 #[tokio::main]
@@ -161,15 +240,8 @@ async fn main() {
         .execute(&admin)
         .await
         .expect("create the bench database");
-    sqlx::query(&format!("ALTER DATABASE {name} SET track_functions = 'pl'"))
-        .execute(&admin)
-        .await
-        .expect("count function calls");
     let mut url = reqwest::Url::parse(&server).expect("a URL");
     url.set_path(&format!("/{name}"));
-    let bench = PgPool::connect(url.as_str())
-        .await
-        .expect("the bench database");
 
     println!("| pacer | callers | calls/s | p50 µs | p99 µs | mean µs | statements per call |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -182,10 +254,10 @@ async fn main() {
     row("in process (SQLite store)", 1, wall, &latencies, None);
     let (wall, latencies) = drive(local, CALLERS, CALLS).await;
     row("in process (SQLite store)", CALLERS, wall, &latencies, None);
-    shared_phase(url.as_str(), &bench, "shared (Postgres store)", 1).await;
-    shared_phase(url.as_str(), &bench, "shared (Postgres store)", CALLERS).await;
+    ping_phase(url.as_str()).await;
+    shared_phase(url.as_str(), "shared (Postgres store)", 1).await;
+    shared_phase(url.as_str(), "shared (Postgres store)", CALLERS).await;
 
-    bench.close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&admin)
         .await
