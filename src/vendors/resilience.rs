@@ -298,7 +298,47 @@ impl Vendor for Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vendors::testing::{batch, Recorder};
+    use crate::vendors::testing::{batch, FakeStore, Recorder, Reserving};
+
+    fn zapsign_settings() -> VendorSettings {
+        let vars = [
+            ("SIGNGATE__AUTH__API_KEY", "k"),
+            ("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN", "t"),
+        ];
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let settings = crate::settings::Settings::from_sources(None, None, vars.collect());
+        settings.expect("valid").vendors["zapsign"].clone()
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_vendor_is_paced_through_a_store_that_shares_limits() {
+        let recorder = Arc::new(Recorder::default());
+        let store: Arc<dyn Store> = Arc::new(FakeStore::new(Reserving::Refuse));
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+
+        let vendor = wrap("zapsign", &zapsign_settings(), recorder.clone(), &store);
+        let replies = vendor.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::Deadline)]);
+        assert_eq!(recorder.calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_vendor_is_paced_in_process_on_a_store_that_shares_none() {
+        let recorder = Arc::new(Recorder::default());
+        let store = crate::store::connect("sqlite::memory:")
+            .await
+            .expect("store");
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+
+        let vendor = wrap("zapsign", &zapsign_settings(), recorder.clone(), &store);
+        let replies = vendor.cancel(&batch(&codes, deadline)).await;
+
+        assert!(replies[0].is_ok(), "{replies:?}");
+        assert_eq!(recorder.calls(), 1);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_unfinished_reopens_the_breaker() {

@@ -43,6 +43,7 @@ struct Waiter {
 #[derive(Debug)]
 pub struct SharedPaced {
     inner: Arc<dyn Vendor>,
+    name: String,
     queue: mpsc::Sender<Waiter>,
 }
 
@@ -57,7 +58,11 @@ impl SharedPaced {
     ) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE);
         tokio::spawn(reserve_in_groups(name.to_owned(), limit, store, waiting));
-        Self { inner, queue }
+        Self {
+            inner,
+            name: name.to_owned(),
+            queue,
+        }
     }
 
     /// Reserves `calls` turns and waits for the last; every turn must fit the deadline.
@@ -98,7 +103,7 @@ impl SharedPaced {
         // A store that answered too slowly leaves turns that are over: calling now could
         // exceed the limit, so the call is not made.
         if Instant::now() > turn.latest {
-            tracing::warn!("A shared rate-limit reservation lapsed before its call; not calling.");
+            tracing::warn!(vendor = %self.name, "A shared rate-limit reservation lapsed before its call; not calling.");
             return Err(UpstreamError::PacingUnavailable);
         }
         Ok(())
