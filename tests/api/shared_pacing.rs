@@ -70,24 +70,30 @@ async fn two_replicas_on_one_postgres_make_at_most_requests_per_minute_calls_tog
             .post(format!("http://{address}/documents/cancel"))
             .bearer_auth(API_KEY)
             .json(&body_for(&[&token]));
+        // Failures are asserted after both processes have stopped.
         async move {
-            let answer = request.send().await.expect("the gateway answers");
-            assert_eq!(answer.status(), 200);
-            answer.json::<Value>().await.expect("json")
+            match request.send().await {
+                Ok(answer) if answer.status() == 200 => answer.json::<Value>().await.ok(),
+                Ok(_) | Err(_) => None,
+            }
         }
     });
     let answers = join_all(sends).await;
-    let refuse_calls = zapsign
-        .received_requests()
-        .await
-        .expect("wiremock records requests")
-        .len();
+    let refuse_calls = zapsign.received_requests().await.map(|r| r.len());
     first.terminate();
     second.terminate();
     let (first_code, first_output) = first.finish();
     let (second_code, second_output) = second.finish();
 
-    let results: Vec<String> = answers.iter().map(result_of).collect();
+    let results: Vec<String> = answers
+        .iter()
+        .map(|answer| {
+            answer
+                .as_ref()
+                .map_or("no 200 answer".to_owned(), result_of)
+        })
+        .collect();
+    let refuse_calls = refuse_calls.expect("wiremock records requests");
     let cancelled = results.iter().filter(|r| *r == "cancelled").count();
     let waiting = results.iter().filter(|r| *r == "deadline_exceeded").count();
     assert!(
