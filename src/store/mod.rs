@@ -26,7 +26,7 @@ pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 pub use self::timestamp::Timestamp;
 
-/// Where idempotency keys and audit rows live; held as `Arc<dyn Store>`.
+/// Where idempotency keys, audit rows and shared rate limits live; held as `Arc<dyn Store>`.
 ///
 /// Every method is one atomic step in the database: concurrent callers, in one process or in
 /// several replicas sharing one Postgres, see each other's writes whole or not at all.
