@@ -10,6 +10,7 @@ use config::{Config, Environment, File, FileFormat};
 use regex::Regex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 /// The compiled-in defaults: every key, no secrets.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -205,6 +206,20 @@ impl VendorSettings {
         self.requests_per_minute.unwrap_or(450)
     }
 
+    /// The rate limit the vendor counts this account's calls against, if it has one: ZapSign
+    /// allows `requests_per_minute` calls per API token in 60 s (SPEC 3.2); Auco documents none.
+    /// Without a token a ZapSign vendor is never called, so it has none either.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        match self.kind {
+            VendorKind::Auco => None,
+            VendorKind::Zapsign => self.api_token.as_ref().map(|token| RateLimit {
+                key: account_key("zapsign", token),
+                calls: self.requests_per_minute(),
+                window: Duration::from_secs(60),
+            }),
+        }
+    }
+
     /// Whether the credentials needed to cancel are present.
     pub fn has_credentials(&self) -> bool {
         match self.kind {
@@ -212,6 +227,24 @@ impl VendorSettings {
             VendorKind::Zapsign => self.api_token.is_some(),
         }
     }
+}
+
+/// A vendor's rate limit: at most `calls` in any `window`, for every holder of `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The account the vendor counts against: the vendor and a SHA-256 of its credential (never
+    /// the credential), so two vendor tables with the same account share one limit.
+    pub key: String,
+    /// Most calls in any `window`.
+    pub calls: u32,
+    /// The span the vendor counts in (whole seconds).
+    pub window: Duration,
+}
+
+/// `VENDOR:` and the first 16 bytes of the credential's SHA-256, in hex.
+fn account_key(vendor: &str, credential: &SecretString) -> String {
+    let digest = Sha256::digest(credential.expose_secret().as_bytes());
+    format!("{vendor}:{}", hex::encode(&digest[..16]))
 }
 
 /// A configuration that cannot be used; the message names the key.
@@ -453,6 +486,38 @@ mod tests {
         assert_eq!(s.vendors["zapsign"].requests_per_minute(), 450);
         assert_eq!(s.routing.rules.len(), 2);
         assert!(!s.vendors["auco"].has_credentials());
+    }
+
+    #[test]
+    fn two_zapsign_tables_with_one_token_share_a_rate_limit_key_that_hides_the_token() {
+        let overlay =
+            "[vendors.zapsign_b]\nkind = \"zapsign\"\nbase_url = \"http://127.0.0.1:1\"\n";
+        let mut vars = with_key();
+        vars.insert(
+            "SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN".into(),
+            "tok-1".into(),
+        );
+        vars.insert(
+            "SIGNGATE__VENDORS__ZAPSIGN_B__API_TOKEN".into(),
+            "tok-1".into(),
+        );
+
+        let s = Settings::from_sources(None, Some(overlay), vars).expect("valid");
+        let a = s.vendors["zapsign"]
+            .rate_limit()
+            .expect("ZapSign has a limit");
+        let b = s.vendors["zapsign_b"]
+            .rate_limit()
+            .expect("ZapSign has a limit");
+
+        assert_eq!(a, b);
+        assert_eq!((a.calls, a.window), (450, Duration::from_secs(60)));
+        assert!(
+            a.key.starts_with("zapsign:") && !a.key.contains("tok-1"),
+            "{}",
+            a.key
+        );
+        assert_eq!(s.vendors["auco"].rate_limit(), None);
     }
 
     #[test]

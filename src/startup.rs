@@ -137,15 +137,26 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the vendors and binds `server.listen` (port 0 picks a free port, for tests).
+    /// Connects the store, builds the vendors on it (rate limits shared through Postgres) and
+    /// binds `server.listen` (port 0 picks a free port, for tests).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let registry = Registry::from_settings(&settings);
-        Self::build_with(settings, registry).await
+        let store = crate::store::connect(&settings.store.url).await?;
+        let registry = Registry::from_settings(&settings, &store);
+        Self::build_on(settings, registry, store).await
     }
 
     /// Like `build`, with the vendors supplied by the caller.
     pub async fn build_with(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
         let store = crate::store::connect(&settings.store.url).await?;
+        Self::build_on(settings, registry, store).await
+    }
+
+    /// Like `build_with`, on a store the caller connected (and may have built `registry` on).
+    pub async fn build_on(
+        settings: Settings,
+        registry: Registry,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Self> {
         let addr = settings.listen_addr()?;
         let listener = TcpListener::bind(addr).await?;
         let state = AppState::new(settings, registry, store)?;

@@ -96,8 +96,11 @@ async fn cancelling_a_zapsign_document_twice_through_the_gateway_says_already_ca
     simulator.seed_zapsign(token, ZapSignState::Pending);
     let (sim_addr, sim_task) = simulator.spawn(([127, 0, 0, 1], 0).into()).await.unwrap();
     let settings = demo::settings("127.0.0.1:0".parse().unwrap(), sim_addr).unwrap();
-    let registry = Registry::from_settings(&settings);
-    let app = Application::build_with(settings, registry).await.unwrap();
+    let store = signgate::store::connect(&settings.store.url).await.unwrap();
+    let registry = Registry::from_settings(&settings, &store);
+    let app = Application::build_on(settings, registry, store)
+        .await
+        .unwrap();
     let gateway = app.local_addr().unwrap();
     let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
     let http = reqwest::Client::new();

@@ -9,7 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AuditRow, Begin, Completion, KeyHolder, Store, StoreError, Timestamp, UnsettledClaim};
+use super::{
+    AuditRow, Begin, Completion, KeyHolder, SharedLimits, Store, StoreError, Timestamp,
+    UnsettledClaim,
+};
 
 /// Jobs waiting for the writer; a full queue makes callers wait (back-pressure, bounded memory).
 const QUEUE: usize = 1024;
@@ -191,6 +194,10 @@ impl Store for Coalescing {
         self.inner.attempt_rows(attempt_id).await
     }
 
+    fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>> {
+        self.inner.shared_limits()
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }
@@ -285,6 +292,9 @@ mod tests {
         }
         async fn attempt_rows(&self, _: &str) -> Result<Vec<AuditRow>, StoreError> {
             Err(StoreError::Closed)
+        }
+        fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>> {
+            None
         }
         async fn close(&self) {}
     }

@@ -1,5 +1,6 @@
-//! The durable store: the `Store` trait (idempotency keys and the audit trail) and `connect`,
-//! which picks SQLite or Postgres from `store.url` and runs the embedded migrations.
+//! The durable store: the `Store` trait (idempotency keys, the audit trail and, on Postgres,
+//! rate limits shared by every replica) and `connect`, which picks SQLite or Postgres from
+//! `store.url` and runs the embedded migrations.
 //!
 //! Both backends share their SQL text and row mapping (`sql`); each backend file only owns its
 //! connection options and the driver-typed calls. The conformance suite in `tests/store/` runs
@@ -7,6 +8,7 @@
 
 mod coalesce;
 mod error;
+mod pacing;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -19,11 +21,12 @@ use async_trait::async_trait;
 
 pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
+pub use self::pacing::Reservation;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 pub use self::timestamp::Timestamp;
 
-/// Where idempotency keys and audit rows live; held as `Arc<dyn Store>`.
+/// Where idempotency keys, audit rows and shared rate limits live; held as `Arc<dyn Store>`.
 ///
 /// Every method is one atomic step in the database: concurrent callers, in one process or in
 /// several replicas sharing one Postgres, see each other's writes whole or not at all.
@@ -124,9 +127,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `attempt_id` and `position`), at most `limit` of them; an unknown code gives none.
     async fn history(&self, code: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
 
+    /// The rate limits this store holds for every replica on it (Postgres), or `None` when
+    /// it shares none (SQLite: one replica), so pacing stays in the process.
+    fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>>;
+
     /// Closes the connections: waits for checked-out ones, then refuses every later call.
     /// Call it once, at shutdown, after the last request has finished.
     async fn close(&self);
+}
+
+/// Rate limits held in a store for every replica on it.
+#[async_trait]
+pub trait SharedLimits: Send + Sync + std::fmt::Debug {
+    /// Reserves one call per element of `max_waits` against the limit named `key` (at most
+    /// `calls` in any `window`, whole seconds, counted on the store's clock for every replica),
+    /// in one atomic statement, in order. Element `i` of the answer is the call's turn, or
+    /// `None` when no turn starts within `max_waits[i]`: that call takes nothing.
+    async fn reserve_calls(
+        &self,
+        key: &str,
+        calls: u32,
+        window: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError>;
 }
 
 /// What `Store::begin` decided about an `Idempotency-Key`.

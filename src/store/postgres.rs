@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::sql;
-use super::StoreError;
+use std::sync::Arc;
+
+use super::{pacing, sql, Reservation, SharedLimits, StoreError};
 
 /// Connections per replica; every request holds one only for a statement or a short transaction.
 const MAX_CONNECTIONS: u32 = 10;
@@ -42,6 +43,39 @@ impl PostgresStore {
             .await
             .map_err(StoreError::Migrate)?;
         Ok(Self { pool })
+    }
+}
+
+impl PostgresStore {
+    /// Rate limits reserved here hold for every replica on the database.
+    fn limits(&self) -> Option<Arc<dyn SharedLimits>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait::async_trait]
+impl SharedLimits for PostgresStore {
+    /// One `signgate_reserve_calls` statement for the whole group.
+    async fn reserve_calls(
+        &self,
+        key: &str,
+        calls: u32,
+        window: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        let (calls, window) = pacing::limits(calls, window);
+        let (waits_ms, valid_ms): (Vec<Option<i64>>, Vec<Option<i64>>) =
+            sqlx::query_as(pacing::RESERVE_CALLS)
+                .bind(key)
+                .bind(calls)
+                .bind(window)
+                .bind(pacing::max_waits_ms(max_waits))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::database(
+                    "reserve calls under a shared rate limit",
+                ))?;
+        pacing::reservations(max_waits.len(), waits_ms, valid_ms)
     }
 }
 

@@ -295,7 +295,8 @@ where
 
 /// Implements `Store` for a backend whose `pool` field is an sqlx pool. The SQL text is shared
 /// (both engines take `$N` parameters and `ON CONFLICT`), so the two backends differ only in
-/// how they connect; sqlx has no generic `rows_affected`, hence a macro rather than generics.
+/// how they connect and in rate limits (the backend's `SHARES_LIMITS` and its inherent
+/// `reserve`); sqlx has no generic `rows_affected`, hence a macro rather than generics.
 macro_rules! pool_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -623,6 +624,10 @@ macro_rules! pool_store {
                 .into_iter()
                 .map($crate::store::AuditRow::try_from)
                 .collect()
+            }
+
+            fn shared_limits(&self) -> Option<std::sync::Arc<dyn $crate::store::SharedLimits>> {
+                self.limits()
             }
 
             async fn close(&self) {

@@ -7,8 +7,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::sql;
-use super::StoreError;
+use std::sync::Arc;
+
+use super::{sql, SharedLimits, StoreError};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,6 +73,13 @@ fn is_in_memory(url: &str) -> bool {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
     database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
+}
+
+impl SqliteStore {
+    /// One replica per SQLite file: its vendors pace in process.
+    fn limits(&self) -> Option<Arc<dyn SharedLimits>> {
+        None
+    }
 }
 
 sql::pool_store!(SqliteStore);

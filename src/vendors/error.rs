@@ -45,6 +45,10 @@ pub enum UpstreamError {
     /// The request's deadline would pass before the call could be made; nothing was sent.
     #[error("the request's deadline passed before the vendor could be called")]
     Deadline,
+    /// The rate limit shared with the other replicas could not be reserved (the store did not
+    /// answer in time or failed): nothing was sent, so the limit is never exceeded blindly.
+    #[error("the rate limit shared with the other replicas could not be checked")]
+    PacingUnavailable,
     /// The vendor cannot do what was asked (for example, it has no status read).
     #[error("the vendor does not support this operation")]
     Unsupported,
@@ -58,7 +62,7 @@ impl UpstreamError {
                 ErrorCode::VendorUnavailable
             }
             Self::Timeout => ErrorCode::VendorTimeout,
-            Self::RateLimited { .. } => ErrorCode::VendorRateLimited,
+            Self::RateLimited { .. } | Self::PacingUnavailable => ErrorCode::VendorRateLimited,
             Self::BadResponse { .. } | Self::Unsupported => ErrorCode::VendorBadResponse,
             Self::BatchRejected => ErrorCode::Rejected,
             Self::Deadline => ErrorCode::DeadlineExceeded,
@@ -76,6 +80,7 @@ impl UpstreamError {
             | Self::BatchRejected
             | Self::CircuitOpen
             | Self::Deadline
+            | Self::PacingUnavailable
             | Self::Unsupported => false,
         }
     }
@@ -91,6 +96,7 @@ impl UpstreamError {
             | Self::Transport
             | Self::CircuitOpen
             | Self::Deadline
+            | Self::PacingUnavailable
             | Self::Unsupported => None,
         }
     }
@@ -113,6 +119,11 @@ impl UpstreamError {
             Self::RateLimited { .. } => "The vendor kept limiting signgate's rate.".into(),
             Self::Deadline => {
                 "The request's deadline passed before the vendor could be called; nothing was sent."
+                    .into()
+            }
+            Self::PacingUnavailable => {
+                "The rate limit shared with the other replicas could not be checked; nothing was \
+                 sent."
                     .into()
             }
             ambiguous if ambiguous.is_ambiguous() => {
@@ -144,6 +155,16 @@ mod tests {
         assert_eq!(f.code, ErrorCode::VendorTimeout);
         assert!(f.message.contains("unknown"), "{}", f.message);
         assert!(f.code.retryable());
+    }
+
+    #[test]
+    fn an_unchecked_shared_rate_limit_is_rate_limited_retryable_and_says_nothing_was_sent() {
+        let Outcome::Failed(f) = UpstreamError::PacingUnavailable.into_outcome() else {
+            panic!("an unchecked rate limit is a failure");
+        };
+        assert_eq!(f.code, ErrorCode::VendorRateLimited);
+        assert!(f.code.retryable());
+        assert!(f.message.contains("nothing was sent"), "{}", f.message);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 pub use crate::model::DocState;
 use crate::model::{Outcome, VendorName};
 use crate::settings::{Settings, VendorKind};
+use crate::store::Store;
 
 pub mod auco;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod pacing;
 pub mod resilience;
 pub mod retry;
+pub mod shared_pacing;
 pub mod zapsign;
 
 #[cfg(test)]
@@ -106,16 +108,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Builds one client per configured vendor, wrapped in the shared resilience layers.
-    pub fn from_settings(settings: &Settings) -> Self {
+    /// Builds one client per configured vendor, wrapped in the shared resilience layers. Rate
+    /// limits are paced through `store` when it shares them between replicas (Postgres).
+    pub fn from_settings(settings: &Settings, store: &Arc<dyn Store>) -> Self {
         let mut registry = Self::default();
+        let shared = store.shared_limits();
         for (name, vendor) in &settings.vendors {
             let entry = if vendor.has_credentials() {
                 let adapter: Arc<dyn Vendor> = match vendor.kind {
                     VendorKind::Auco => Arc::new(auco::Auco::new(vendor)),
                     VendorKind::Zapsign => Arc::new(zapsign::ZapSign::new(vendor)),
                 };
-                let wrapped = resilience::wrap(name, vendor, adapter);
+                let wrapped = resilience::wrap(name, vendor, adapter, shared.as_ref());
                 Entry::Ready(Arc::new(retry::Resilient::new(
                     name,
                     wrapped,

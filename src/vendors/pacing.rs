@@ -60,7 +60,10 @@ impl Paced {
             self.take(&mut buckets, second);
             at
         };
-        tokio::time::sleep_until(at).await;
+        // A timer rounds up to the next millisecond even when the slot has come.
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
         Ok(())
     }
 

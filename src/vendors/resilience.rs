@@ -1,5 +1,6 @@
 //! Per-call wrappers around any `Vendor`, each adding one behaviour: the circuit breaker, call
-//! metrics and the process-wide concurrency cap (pacing is in `pacing.rs`). `wrap` stacks them.
+//! metrics and the process-wide concurrency cap (pacing is in `pacing.rs`, in process, and
+//! `shared_pacing.rs`, through the store). `wrap` stacks them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -10,23 +11,28 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::pacing::Paced;
+use super::shared_pacing::SharedPaced;
 use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::metrics;
-use crate::settings::{VendorKind, VendorSettings};
-
-/// The window ZapSign counts its limit in.
-const RATE_WINDOW: Duration = Duration::from_secs(60);
+use crate::settings::VendorSettings;
+use crate::store::SharedLimits;
 
 /// Stacks the per-call layers, outermost first: breaker, metrics, concurrency cap, pacing.
-/// Pacing is innermost so nothing waits between taking a slot and sending.
-pub fn wrap(name: &str, settings: &VendorSettings, adapter: Arc<dyn Vendor>) -> Arc<dyn Vendor> {
-    let paced: Arc<dyn Vendor> = match settings.kind {
-        VendorKind::Zapsign => Arc::new(Paced::new(
-            adapter,
-            settings.requests_per_minute(),
-            RATE_WINDOW,
-        )),
-        VendorKind::Auco => adapter,
+/// Pacing is innermost so nothing waits between taking a slot and sending. A vendor with a
+/// rate limit is paced through `shared` when the store shares limits between replicas
+/// (Postgres), else in this process.
+pub fn wrap(
+    name: &str,
+    settings: &VendorSettings,
+    adapter: Arc<dyn Vendor>,
+    shared: Option<&Arc<dyn SharedLimits>>,
+) -> Arc<dyn Vendor> {
+    let paced: Arc<dyn Vendor> = match (settings.rate_limit(), shared) {
+        (Some(limit), Some(shared)) => {
+            Arc::new(SharedPaced::new(name, adapter, limit, Arc::clone(shared)))
+        }
+        (Some(limit), None) => Arc::new(Paced::new(adapter, limit.calls, limit.window)),
+        (None, _) => adapter,
     };
     let limited = Arc::new(Limited::new(paced, settings.max_concurrency()));
     let measured = Arc::new(Measured::new(name, limited));
@@ -292,7 +298,57 @@ impl Vendor for Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vendors::testing::{batch, Recorder};
+    use crate::vendors::testing::{batch, FakeStore, Recorder, Reserving};
+
+    fn zapsign_settings() -> VendorSettings {
+        let vars = [
+            ("SIGNGATE__AUTH__API_KEY", "k"),
+            ("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN", "t"),
+        ];
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let settings = crate::settings::Settings::from_sources(None, None, vars.collect());
+        settings.expect("valid").vendors["zapsign"].clone()
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_vendor_is_paced_through_a_store_that_shares_limits() {
+        let recorder = Arc::new(Recorder::default());
+        let shared: Arc<dyn SharedLimits> = Arc::new(FakeStore::new(Reserving::Refuse));
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+
+        let vendor = wrap(
+            "zapsign",
+            &zapsign_settings(),
+            recorder.clone(),
+            Some(&shared),
+        );
+        let replies = vendor.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::Deadline)]);
+        assert_eq!(recorder.calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_vendor_is_paced_in_process_on_a_store_that_shares_none() {
+        let recorder = Arc::new(Recorder::default());
+        let store = crate::store::connect("sqlite::memory:")
+            .await
+            .expect("store");
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+
+        let vendor = wrap(
+            "zapsign",
+            &zapsign_settings(),
+            recorder.clone(),
+            store.shared_limits().as_ref(),
+        );
+        let replies = vendor.cancel(&batch(&codes, deadline)).await;
+
+        assert!(replies[0].is_ok(), "{replies:?}");
+        assert_eq!(recorder.calls(), 1);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_unfinished_reopens_the_breaker() {

@@ -277,6 +277,7 @@ fn is_retry_safe(error: &UpstreamError) -> bool {
         | UpstreamError::BatchRejected
         | UpstreamError::CircuitOpen
         | UpstreamError::Deadline
+        | UpstreamError::PacingUnavailable
         | UpstreamError::Unsupported => false,
     }
 }

@@ -1,12 +1,15 @@
-//! Test doubles shared by the wrappers' unit tests.
+//! Test doubles shared by the wrappers' unit tests: a vendor that records its calls, and a
+//! store that only reserves calls.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::model::Outcome;
+use crate::store::{Reservation, SharedLimits, StoreError};
 
 /// A per-document vendor that answers every call at once and records when it came.
 #[derive(Debug, Default)]
@@ -100,6 +103,42 @@ impl Scripted {
     }
 }
 
+/// How a `FakeStore` answers reservations.
+#[derive(Debug, Clone, Copy)]
+pub enum Reserving {
+    /// Every call may go at once, for this long, after `delay`.
+    Grant {
+        delay: Duration,
+        valid_for: Duration,
+    },
+    /// No call fits before its deadline.
+    Refuse,
+    /// The store cannot be reached.
+    Fail,
+}
+
+/// Shared rate limits that answer as told, counting their statements.
+#[derive(Debug)]
+pub struct FakeStore {
+    reserving: Reserving,
+    statements: Mutex<Vec<usize>>,
+}
+
+impl FakeStore {
+    /// One that answers reservations so.
+    pub fn new(reserving: Reserving) -> Self {
+        Self {
+            reserving,
+            statements: Mutex::default(),
+        }
+    }
+
+    /// The size of each reservation statement, in order.
+    pub fn statements(&self) -> Vec<usize> {
+        self.statements.lock().unwrap().clone()
+    }
+}
+
 #[async_trait]
 impl Vendor for Scripted {
     fn batch_size(&self) -> usize {
@@ -131,5 +170,30 @@ impl Vendor for Scripted {
             .unwrap()
             .pop_front()
             .unwrap_or(Ok(DocState::InProgress))
+    }
+}
+
+#[async_trait]
+impl SharedLimits for FakeStore {
+    async fn reserve_calls(
+        &self,
+        _: &str,
+        _: u32,
+        _: Duration,
+        max_waits: &[Duration],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        self.statements.lock().unwrap().push(max_waits.len());
+        match self.reserving {
+            Reserving::Grant { delay, valid_for } => {
+                tokio::time::sleep(delay).await;
+                let granted = Reservation {
+                    wait: Duration::ZERO,
+                    valid_for,
+                };
+                Ok(vec![Some(granted); max_waits.len()])
+            }
+            Reserving::Refuse => Ok(vec![None; max_waits.len()]),
+            Reserving::Fail => Err(StoreError::Closed),
+        }
     }
 }

@@ -34,3 +34,4 @@ mod recovery;
 mod resilience;
 #[path = "../support/scratch.rs"]
 mod scratch;
+mod shared_pacing;

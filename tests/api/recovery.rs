@@ -336,7 +336,7 @@ async fn serve_without_recovery(vars: &[(String, String)]) -> String {
     let store = signgate::store::connect(&settings.store.url)
         .await
         .expect("the store opens");
-    let registry = Registry::from_settings(&settings);
+    let registry = Registry::from_settings(&settings, &store);
     let state = AppState::new(settings, registry, store).expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -9,6 +9,7 @@ mod connect;
 mod failures;
 mod helpers;
 mod idempotency;
+mod pacing;
 mod recovery;
 #[path = "../support/scratch.rs"]
 mod scratch;
@@ -74,4 +75,38 @@ on_both_stores!(
     recovery::settle_writes_only_held_rows_and_completes_the_attempts_key,
     recovery::a_retry_that_takes_over_a_key_adopts_the_pending_rows_of_earlier_attempts,
     recovery::a_released_key_is_gone_for_its_recovery,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_shares_no_limits() {
+    let harness = helpers::Harness::sqlite().await;
+    pacing::sqlite_shares_no_limits(&harness).await;
+    harness.store.close().await;
+}
+
+/// Shared pacing exists on Postgres only: each scenario becomes `postgres_pacing::scenario`.
+macro_rules! on_postgres {
+    ($($scenario:ident),+ $(,)?) => {
+        mod postgres_pacing {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(harness) =
+                        crate::helpers::Harness::postgres(stringify!($scenario)).await
+                    else {
+                        return;
+                    };
+                    crate::pacing::postgres_shares_limits(&harness);
+                    crate::pacing::$scenario(&harness).await;
+                    harness.store.close().await;
+                }
+            )+
+        }
+    };
+}
+
+on_postgres!(
+    concurrent_reservations_from_two_pools_keep_every_window_at_the_limit,
+    no_turn_is_granted_past_its_deadline_and_a_refusal_takes_nothing,
+    limits_with_other_keys_do_not_share_turns,
 );

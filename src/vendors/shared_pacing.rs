@@ -1,0 +1,298 @@
+//! `SharedPaced`: a vendor's rate limit held by every replica on one store together (Postgres),
+//! instead of by each process alone (`pacing.rs`).
+//!
+//! Each call reserves its turn in the store (`SharedLimits::reserve_calls`, one atomic statement on
+//! the store's clock), then waits for it. Calls that wait at the same time share a statement:
+//! one task per limit sends every reservation queued while the previous statement ran, like a
+//! group commit, so a burst costs a few round trips instead of one per call. A turn that
+//! would start after the request's deadline is not taken (`Deadline`); a store that fails or
+//! does not answer within `RESERVE_TIMEOUT` means no call (`PacingUnavailable`): the limit is
+//! never exceeded because a reservation could not be made.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use crate::settings::RateLimit;
+use crate::store::SharedLimits;
+
+/// Reservations waiting for the next statement; a full queue makes callers wait.
+const QUEUE: usize = 1024;
+/// Most reservations in one statement.
+const MAX_GROUP: usize = 256;
+/// How long a statement may take before its callers give up on it (nothing is sent then).
+const RESERVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// When a reserved call may go, and by when it must have gone.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    at: Instant,
+    latest: Instant,
+}
+
+struct Waiter {
+    deadline: Instant,
+    turn: oneshot::Sender<Result<Turn, UpstreamError>>,
+}
+
+/// Paces the calls of `inner` under a limit shared through the store.
+#[derive(Debug)]
+pub struct SharedPaced {
+    inner: Arc<dyn Vendor>,
+    name: String,
+    queue: mpsc::Sender<Waiter>,
+}
+
+impl SharedPaced {
+    /// Paces `inner` (the vendor called `name`) under `limit`, reserving in `store`. Starts the
+    /// task that reserves for it, which ends when this wrapper is dropped.
+    pub fn new(
+        name: &str,
+        inner: Arc<dyn Vendor>,
+        limit: RateLimit,
+        store: Arc<dyn SharedLimits>,
+    ) -> Self {
+        let (queue, waiting) = mpsc::channel(QUEUE);
+        tokio::spawn(reserve_in_groups(name.to_owned(), limit, store, waiting));
+        Self {
+            inner,
+            name: name.to_owned(),
+            queue,
+        }
+    }
+
+    /// Reserves `calls` turns and waits for the last; every turn must fit the deadline.
+    async fn turns(&self, calls: usize, deadline: Instant) -> Result<(), UpstreamError> {
+        let mut answers = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let (turn, answer) = oneshot::channel();
+            let waiter = Waiter { deadline, turn };
+            match tokio::time::timeout_at(deadline, self.queue.send(waiter)).await {
+                Ok(Ok(())) => answers.push(answer),
+                // The reserving task ended (shutdown): nothing can be reserved.
+                Ok(Err(_)) => return Err(UpstreamError::PacingUnavailable),
+                Err(_) => return Err(UpstreamError::Deadline),
+            }
+        }
+        let mut last: Option<Turn> = None;
+        for answer in answers {
+            let turn = match tokio::time::timeout_at(deadline, answer).await {
+                Ok(Ok(turn)) => turn?,
+                Ok(Err(_)) => return Err(UpstreamError::PacingUnavailable),
+                Err(_) => return Err(UpstreamError::Deadline),
+            };
+            last = Some(last.map_or(turn, |l| Turn {
+                at: l.at.max(turn.at),
+                latest: l.latest.min(turn.latest),
+            }));
+        }
+        let Some(turn) = last else {
+            return Ok(());
+        };
+        if turn.at > deadline {
+            return Err(UpstreamError::Deadline);
+        }
+        // A timer rounds up to the next millisecond even when the turn has come.
+        if turn.at > Instant::now() {
+            tokio::time::sleep_until(turn.at).await;
+        }
+        // A store that answered too slowly leaves turns that are over: calling now could
+        // exceed the limit, so the call is not made.
+        if Instant::now() > turn.latest {
+            tracing::warn!(vendor = %self.name, "A shared rate-limit reservation lapsed before its call; not calling.");
+            return Err(UpstreamError::PacingUnavailable);
+        }
+        Ok(())
+    }
+}
+
+/// Sends every queued reservation in one statement, answers each waiter, and repeats.
+async fn reserve_in_groups(
+    name: String,
+    limit: RateLimit,
+    store: Arc<dyn SharedLimits>,
+    mut waiting: mpsc::Receiver<Waiter>,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match waiting.try_recv() {
+                Ok(waiter) => group.push(waiter),
+                Err(_) => break,
+            }
+        }
+        group.retain(|waiter| !waiter.turn.is_closed());
+        if group.is_empty() {
+            continue;
+        }
+        let sent = Instant::now();
+        let max_waits: Vec<Duration> = group
+            .iter()
+            .map(|waiter| waiter.deadline.saturating_duration_since(sent))
+            .collect();
+        let reserved = tokio::time::timeout(
+            RESERVE_TIMEOUT,
+            store.reserve_calls(&limit.key, limit.calls, limit.window, &max_waits),
+        )
+        .await;
+        let answered = Instant::now();
+        let turns = match reserved {
+            Ok(Ok(slots)) => slots,
+            Ok(Err(error)) => {
+                tracing::error!(vendor = %name, %error, "The shared rate limit could not be reserved; no call was made.");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::error!(vendor = %name, "The store did not answer a rate-limit reservation in time; no call was made.");
+                Vec::new()
+            }
+        };
+        // A waiter left without a slot (the store failed) sees its sender dropped: no call.
+        for (waiter, slot) in group.into_iter().zip(turns) {
+            let turn = slot.map_or(Err(UpstreamError::Deadline), |reservation| {
+                Ok(Turn {
+                    at: answered + reservation.wait,
+                    latest: sent + reservation.valid_for,
+                })
+            });
+            let _ = waiter.turn.send(turn);
+        }
+    }
+}
+
+#[async_trait]
+impl Vendor for SharedPaced {
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+        // A per-document vendor makes one HTTP call per code.
+        let calls = if self.inner.batch_size() == 1 {
+            batch.codes.len()
+        } else {
+            1
+        };
+        match self.turns(calls, batch.ctx.deadline).await {
+            Ok(()) => self.inner.cancel(batch).await,
+            Err(e) => vec![Err(e); batch.codes.len()],
+        }
+    }
+
+    fn can_read_status(&self) -> bool {
+        self.inner.can_read_status()
+    }
+
+    async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
+        self.turns(1, ctx.deadline).await?;
+        self.inner.status(code, ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ErrorCode, Outcome};
+    use crate::vendors::testing::{batch, FakeStore, Recorder, Reserving};
+
+    fn limit() -> RateLimit {
+        RateLimit {
+            key: "zapsign:test".into(),
+            calls: 10,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    fn paced(reserving: Reserving) -> (Arc<Recorder>, Arc<FakeStore>, SharedPaced) {
+        let recorder = Arc::new(Recorder::default());
+        let store = Arc::new(FakeStore::new(reserving));
+        let paced = SharedPaced::new("zapsign", recorder.clone(), limit(), store.clone());
+        (recorder, store, paced)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_cannot_be_reached_makes_no_call_and_fails_rate_limited_retryable() {
+        let (recorder, _store, paced) = paced(Reserving::Fail);
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+
+        let replies = paced.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::PacingUnavailable)]);
+        assert_eq!(recorder.calls(), 0);
+        let Outcome::Failed(failure) = UpstreamError::PacingUnavailable.into_outcome() else {
+            panic!("a failure");
+        };
+        assert_eq!(failure.code, ErrorCode::VendorRateLimited);
+        assert!(failure.code.retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_does_not_answer_in_time_makes_no_call() {
+        let (recorder, _store, paced) = paced(Reserving::Grant {
+            delay: Duration::from_secs(30),
+            valid_for: Duration::from_secs(60),
+        });
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+
+        let replies = paced.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::PacingUnavailable)]);
+        assert_eq!(recorder.calls(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_refused_for_the_deadline_makes_no_call() {
+        let (recorder, _store, paced) = paced(Reserving::Refuse);
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+
+        let replies = paced.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::Deadline)]);
+        assert_eq!(recorder.calls(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_that_lapsed_while_the_store_answered_makes_no_call() {
+        let (recorder, _store, paced) = paced(Reserving::Grant {
+            delay: Duration::from_millis(1500),
+            valid_for: Duration::from_millis(1000),
+        });
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+
+        let replies = paced.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::PacingUnavailable)]);
+        assert_eq!(recorder.calls(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_waiting_together_share_reservation_statements() {
+        let (recorder, store, paced) = paced(Reserving::Grant {
+            delay: Duration::from_millis(5),
+            valid_for: Duration::from_secs(1),
+        });
+        let paced = Arc::new(paced);
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+
+        let calls = (0..20).map(|_| {
+            let (paced, codes) = (Arc::clone(&paced), codes.clone());
+            async move { paced.cancel(&batch(&codes, deadline)).await }
+        });
+        let replies = futures::future::join_all(calls).await;
+
+        assert!(replies.iter().all(|r| r[0].is_ok()), "{replies:?}");
+        assert_eq!(recorder.calls(), 20);
+        let statements = store.statements();
+        assert_eq!(statements.iter().sum::<usize>(), 20, "{statements:?}");
+        assert!(statements.len() <= 3, "not grouped: {statements:?}");
+    }
+}
