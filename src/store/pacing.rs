@@ -1,5 +1,5 @@
 //! Call reservations against a rate limit shared by every replica on one Postgres database:
-//! what `Store::reserve_calls` answers, and the statement Postgres runs for it (the function is
+//! what `SharedLimits::reserve_calls` answers, and the statement Postgres runs for it (the function is
 //! created by `migrations/postgres/0003_shared_pacing.sql`).
 
 use std::time::Duration;
