@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use signgate::model::Outcome;
 use signgate::settings::RateLimit;
 use signgate::store::{Reservation, SharedLimits, StoreError};
-use signgate::vendors::pacing::Paced;
-use signgate::vendors::shared_pacing::SharedPaced;
+use signgate::vendors::wrap::pace::Paced;
+use signgate::vendors::wrap::shared_pace::SharedPaced;
 use signgate::vendors::{Answer, Batch, CallContext, Reply, Vendor};
 use sqlx::postgres::PgPool;
 

@@ -1,5 +1,6 @@
-//! The orchestration of one cancel request: route every code, group by vendor, call the
-//! vendors concurrently under one deadline, and put the results back in request order.
+//! The orchestration of one cancel request: the deadline, the plan (route every code), the
+//! pending audit rows, the vendor calls (grouped by vendor, concurrent, under the deadline),
+//! and the outcomes, back in request order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,9 +8,13 @@ use std::sync::Arc;
 use futures::future::join_all;
 use tokio::time::{timeout_at, Instant};
 
+use crate::audit::{self, RequestMeta};
+use crate::error::ApiError;
 use crate::model::{DocumentCode, DocumentResult, ErrorCode, Outcome, VendorName};
+use crate::recovery;
 use crate::routing::Router;
-use crate::vendors::retry::{Details, Resilient, Settled, Start};
+use crate::state::AppState;
+use crate::vendors::policy::{Details, Policy, Settled, Start};
 use crate::vendors::{CallContext, Entry, Registry};
 
 /// A validated cancel request.
@@ -34,7 +39,7 @@ pub struct Gateway {
 
 /// The documents of one vendor that start alike, by their index in the request.
 struct Group {
-    vendor: Arc<Resilient>,
+    vendor: Arc<Policy>,
     start: Start,
     indices: Vec<usize>,
 }
@@ -86,7 +91,7 @@ impl Gateway {
     }
 
     /// The policy of a ready vendor (configured with credentials).
-    pub fn vendor(&self, name: &str) -> Option<&Arc<Resilient>> {
+    pub fn vendor(&self, name: &str) -> Option<&Arc<Policy>> {
         match self.registry.get(name) {
             Some((_, Entry::Ready(vendor))) => Some(vendor),
             Some((_, Entry::Unconfigured)) | None => None,
@@ -180,6 +185,41 @@ impl Gateway {
         }
         by_vendor.into_values().collect()
     }
+}
+
+/// Carries out a validated cancel request under the request deadline: routes it, writes
+/// the pending audit rows (`503` and no vendor call if that fails), calls the vendors, and
+/// records the outcomes. `took_over`: the request's `Idempotency-Key` was taken over from
+/// an attempt that did not finish, whose `pending` documents are read before any send.
+pub async fn run(
+    state: &AppState,
+    command: &CancelCommand,
+    meta: &RequestMeta,
+    took_over: bool,
+) -> Result<Vec<DocumentResult>, ApiError> {
+    let deadline = Instant::now() + state.settings.server.request_timeout();
+    let mut results = state.gateway.plan(command);
+    let adopted = match took_over {
+        true => recovery::adopt(&state.store, &state.settings, meta)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "Earlier attempt's rows could not be adopted.");
+                ApiError::unavailable("The audit store cannot be written; no vendor was called.")
+            })?,
+        false => recovery::Adopted::default(),
+    };
+    let resumed: Vec<bool> = results.iter().map(|r| adopted.covers(&r.code)).collect();
+    let sent: Vec<bool> = results.iter().map(|r| state.gateway.will_send(r)).collect();
+    let rows = audit::pending_rows(meta, command, &results, &sent);
+    audit::write_pending(&state.store, &rows).await?;
+    state
+        .gateway
+        .execute(command, &mut results, &resumed, &meta.request_id, deadline)
+        .await;
+    audit::record_outcomes(&state.store, rows, &results).await;
+    adopted.settle(&state.store, meta, &results).await;
+    crate::metrics::documents(&results);
+    Ok(results)
 }
 
 /// The message of a document whose vendor call did not finish before the deadline.

@@ -46,34 +46,40 @@ pub fn fingerprint(body: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
-/// What to do with a keyed request.
+/// What to do with a request.
 #[derive(Debug)]
 pub enum Claim {
-    /// Process it; the lease stores or forgets the answer.
+    /// Process it; the lease stores or forgets the answer (a no-op without a key).
     Run(Lease),
     /// Answer with these bytes, unchanged.
     Replay(Vec<u8>),
 }
 
-/// This request holds the key until it completes or releases it.
+/// This request holds its key (if it has one) until `finish`.
 #[derive(Debug)]
-pub struct Lease {
+pub struct Lease(Option<Held>);
+
+#[derive(Debug)]
+struct Held {
     store: Arc<dyn Store>,
     key: IdempotencyKey,
     fingerprint: String,
-    /// The key was taken over from an earlier attempt whose process stopped: that attempt's
-    /// `pending` documents may have been sent (see `recovery::adopt`).
-    pub took_over: bool,
+    took_over: bool,
 }
 
-/// Claims `key` atomically in the store for the attempt `attempt_id`.
+/// Claims the request's key, if it sent one, atomically in the store for the attempt
+/// `attempt_id`; `body` is the parsed body, whose fingerprint the key remembers.
 pub async fn claim(
     store: &Arc<dyn Store>,
     settings: &Settings,
-    key: IdempotencyKey,
-    fingerprint: String,
+    key: Option<IdempotencyKey>,
+    body: &serde_json::Value,
     attempt_id: &str,
 ) -> Result<Claim, ApiError> {
+    let Some(key) = key else {
+        return Ok(Claim::Run(Lease(None)));
+    };
+    let fingerprint = fingerprint(body);
     let ttl = std::time::Duration::from_secs(settings.store.idempotency_ttl_hours * 3600);
     // A key left in progress by a crashed process is taken over after twice the deadline.
     let stale_after = crate::recovery::presumed_dead_after(settings);
@@ -88,12 +94,12 @@ pub async fn claim(
         )
         .await;
     let lease = |took_over| {
-        Ok(Claim::Run(Lease {
+        Ok(Claim::Run(Lease(Some(Held {
             store: Arc::clone(store),
             key: key.clone(),
             fingerprint: fingerprint.clone(),
             took_over,
-        }))
+        }))))
     };
     match begun {
         Ok(Begin::Started) => lease(false),
@@ -117,25 +123,29 @@ pub async fn claim(
 }
 
 impl Lease {
-    /// Stores the `200` answer for replays.
-    pub async fn complete(self, body: &[u8]) {
-        let stored = self
-            .store
-            .complete(self.key.as_str(), &self.fingerprint, body, Timestamp::now())
-            .await;
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "Answer could not be stored for its idempotency key.");
-        }
+    /// The key was taken over from an earlier attempt whose process stopped: that attempt's
+    /// `pending` documents may have been sent (see `recovery::adopt`).
+    pub fn took_over(&self) -> bool {
+        self.0.as_ref().is_some_and(|held| held.took_over)
     }
 
-    /// Forgets the key so the client may retry (the answer was not a `200`).
-    pub async fn release(self) {
-        if let Err(e) = self
-            .store
-            .release(self.key.as_str(), &self.fingerprint)
-            .await
-        {
-            tracing::error!(error = %e, "Idempotency key could not be released.");
+    /// Stores a `200` answer for replays, or forgets the key after an error so that the
+    /// client may retry.
+    pub async fn finish(self, answer: &Result<Vec<u8>, ApiError>) {
+        let Some(held) = self.0 else {
+            return;
+        };
+        let (key, fingerprint) = (held.key.as_str(), held.fingerprint.as_str());
+        let done = match answer {
+            Ok(body) => {
+                held.store
+                    .complete(key, fingerprint, body, Timestamp::now())
+                    .await
+            }
+            Err(_) => held.store.release(key, fingerprint).await,
+        };
+        if let Err(e) = done {
+            tracing::error!(error = %e, "The idempotency key's answer could not be recorded.");
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod server;
 pub mod settings;
 pub mod simulator;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod vendors;

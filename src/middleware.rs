@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The request's id: the client's `X-Request-Id` when usable, else a new UUID.
 #[derive(Debug, Clone)]

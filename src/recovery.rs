@@ -23,10 +23,10 @@ use crate::cancellation::CancelCommand;
 use crate::model::{DocState, DocumentCode, DocumentResult, Outcome, Status, VendorName};
 use crate::routes::cancel::CancelResponse;
 use crate::settings::Settings;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{AuditRow, Completion, KeyHolder, Store, StoreError, Timestamp};
 use crate::store::{UnsettledClaim, STATUS_PENDING};
-use crate::vendors::retry::outcome_of_state;
+use crate::vendors::policy::outcome_of_state;
 use crate::vendors::CallContext;
 
 /// Most attempts claimed by one statement; a pass claims again until nothing is left.

@@ -3,113 +3,19 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::audit::{self, RequestMeta};
-use crate::auth::ApiKeys;
-use crate::cancellation::{CancelCommand, Gateway};
 use crate::error::ApiError;
-use crate::model::DocumentResult;
-use crate::rate_limit::InboundLimit;
 use crate::recovery;
-use crate::routing;
 use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::Store;
 use crate::vendors::Registry;
-
-/// Shared by every request.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The loaded settings.
-    pub settings: Arc<Settings>,
-    /// Routing and vendors.
-    pub gateway: Arc<Gateway>,
-    /// The accepted API keys.
-    pub keys: Arc<ApiKeys>,
-    /// Idempotency keys and the audit trail.
-    pub store: Arc<dyn Store>,
-    /// Permits for API requests in flight (`server.max_in_flight`).
-    pub in_flight: Arc<Semaphore>,
-    /// The process's inbound rate limit, when `server.rate_limit_per_second` is set.
-    pub rate_limit: Option<Arc<InboundLimit>>,
-    draining: Arc<AtomicBool>,
-}
-
-impl AppState {
-    /// State for these settings and vendors.
-    pub fn new(
-        settings: Settings,
-        registry: Registry,
-        store: Arc<dyn Store>,
-    ) -> anyhow::Result<Self> {
-        crate::metrics::handle();
-        let router = routing::Router::from_settings(&settings)?;
-        let api_key = settings
-            .auth
-            .api_key
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("auth.api_key is required"))?;
-        let keys = ApiKeys::new(api_key, settings.auth.previous_api_key.as_ref());
-        Ok(Self {
-            gateway: Arc::new(Gateway::new(router, registry)),
-            keys: Arc::new(keys),
-            store,
-            in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
-            rate_limit: InboundLimit::from_settings(&settings.server),
-            settings: Arc::new(settings),
-            draining: Arc::new(AtomicBool::new(false)),
-        })
-    }
-
-    /// Whether shutdown has begun.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
-    }
-
-    /// Carries out a validated cancel request under the request deadline: routes it, writes
-    /// the pending audit rows (`503` and no vendor call if that fails), calls the vendors, and
-    /// records the outcomes. `took_over`: the request's `Idempotency-Key` was taken over from
-    /// an attempt that did not finish, whose `pending` documents are read before any send.
-    pub async fn cancel(
-        &self,
-        command: &CancelCommand,
-        meta: &RequestMeta,
-        took_over: bool,
-    ) -> Result<Vec<DocumentResult>, ApiError> {
-        let deadline = Instant::now() + self.settings.server.request_timeout();
-        let mut results = self.gateway.plan(command);
-        let adopted = match took_over {
-            true => recovery::adopt(&self.store, &self.settings, meta)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "Earlier attempt's rows could not be adopted.");
-                    ApiError::unavailable(
-                        "The audit store cannot be written; no vendor was called.",
-                    )
-                })?,
-            false => recovery::Adopted::default(),
-        };
-        let resumed: Vec<bool> = results.iter().map(|r| adopted.covers(&r.code)).collect();
-        let sent: Vec<bool> = results.iter().map(|r| self.gateway.will_send(r)).collect();
-        let rows = audit::pending_rows(meta, command, &results, &sent);
-        audit::write_pending(&self.store, &rows).await?;
-        self.gateway
-            .execute(command, &mut results, &resumed, &meta.request_id, deadline)
-            .await;
-        audit::record_outcomes(&self.store, rows, &results).await;
-        adopted.settle(&self.store, meta, &results).await;
-        crate::metrics::documents(&results);
-        Ok(results)
-    }
-}
 
 /// The router with every layer.
 pub fn app(state: AppState) -> Router {
@@ -180,11 +86,11 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = self.state.settings.server.shutdown_grace();
-        let draining = Arc::clone(&self.state.draining);
+        let state = self.state.clone();
         let (started, drain_started) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             stop.await;
-            draining.store(true, Ordering::Relaxed);
+            state.start_draining();
             tracing::info!("Stop requested; finishing requests in flight.");
             let _ = started.send(());
         };
@@ -289,7 +195,7 @@ mod tests {
         let settings = Settings::from_sources(None, None, env).unwrap();
         let store = crate::store::connect("sqlite::memory:").await.unwrap();
         let state = AppState::new(settings, Registry::default(), store).unwrap();
-        state.draining.store(true, Ordering::Relaxed);
+        state.start_draining();
         let request = Request::post("/documents/cancel")
             .header("authorization", "k")
             .header("content-type", "application/json")

@@ -13,12 +13,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::audit::RequestMeta;
-use crate::cancellation::CancelCommand;
+use crate::cancellation::{self, CancelCommand};
 use crate::error::ApiError;
-use crate::idempotency::{self, fingerprint, Claim, IdempotencyKey};
+use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::middleware::RequestId;
 use crate::model::{DocumentCode, DocumentResult, ErrorCode, Status};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Timestamp;
 
 /// Longest `message`, in characters, after trimming.
@@ -55,33 +55,20 @@ async fn cancel(
         idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
         received_at: Timestamp::now(),
     };
-    let lease = match key {
-        None => None,
-        Some(key) => {
-            let print = fingerprint(&value);
-            match idempotency::claim(&state.store, &state.settings, key, print, &meta.attempt_id)
-                .await?
-            {
-                Claim::Replay(stored) => return Ok(json_response(stored, true)),
-                Claim::Run(lease) => Some(lease),
-            }
-        }
+    let claim = idempotency::claim(&state.store, &state.settings, key, &value, &meta.attempt_id);
+    let lease = match claim.await? {
+        Claim::Replay(stored) => return Ok(json_response(stored, true)),
+        Claim::Run(lease) => lease,
     };
     // Detached, so a client that hangs up cannot stop a cancel half-way: the vendors' answers
     // are still recorded in the audit trail and under the idempotency key.
-    let took_over = lease.as_ref().is_some_and(|lease| lease.took_over);
     let work = tokio::spawn(async move {
-        let answer = state
-            .cancel(&command, &meta, took_over)
+        let answer = cancellation::run(&state, &command, &meta, lease.took_over())
             .await
             .and_then(|results| {
                 serde_json::to_vec(&CancelResponse::new(&results)).map_err(|_| ApiError::Internal)
             });
-        match (&answer, lease) {
-            (Ok(body), Some(lease)) => lease.complete(body).await,
-            (Err(_), Some(lease)) => lease.release().await,
-            (_, None) => {}
-        }
+        lease.finish(&answer).await;
         answer
     });
     let body = work.await.map_err(|e| {

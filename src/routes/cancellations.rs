@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::model::DocumentCode;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::AuditRow;
 
 const DEFAULT_LIMIT: u32 = 50;

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The OpenAPI document, compiled in.
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");

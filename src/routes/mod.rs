@@ -9,7 +9,7 @@ use crate::auth::require_api_key;
 use crate::error::ApiError;
 use crate::middleware::load_shed;
 use crate::rate_limit;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub mod cancel;
 pub mod cancellations;

@@ -15,10 +15,8 @@ use crate::store::Store;
 pub mod auco;
 pub mod error;
 pub mod http;
-pub mod pacing;
-pub mod resilience;
-pub mod retry;
-pub mod shared_pacing;
+pub mod policy;
+pub mod wrap;
 pub mod zapsign;
 
 #[cfg(test)]
@@ -96,7 +94,7 @@ where
 #[derive(Debug, Clone)]
 pub enum Entry {
     /// Callable, through its retry policy and per-call wrappers.
-    Ready(Arc<retry::Resilient>),
+    Ready(Arc<policy::Policy>),
     /// Configured without credentials: its documents fail with `vendor_not_configured`.
     Unconfigured,
 }
@@ -119,8 +117,8 @@ impl Registry {
                     VendorKind::Auco => Arc::new(auco::Auco::new(vendor)),
                     VendorKind::Zapsign => Arc::new(zapsign::ZapSign::new(vendor)),
                 };
-                let wrapped = resilience::wrap(name, vendor, adapter, shared.as_ref());
-                Entry::Ready(Arc::new(retry::Resilient::new(
+                let wrapped = wrap::wrap(name, vendor, adapter, shared.as_ref());
+                Entry::Ready(Arc::new(policy::Policy::new(
                     name,
                     wrapped,
                     vendor.max_attempts(),

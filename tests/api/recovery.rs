@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use signgate::settings::Settings;
-use signgate::startup::AppState;
+use signgate::state::AppState;
 use signgate::vendors::Registry;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -59,7 +59,7 @@ pub enum Start {
 
 /// A vendor with its retry policy and retry budget.
 #[derive(Debug)]
-pub struct Resilient {
+pub struct Policy {
     name: String,
     vendor: Arc<dyn Vendor>,
     max_attempts: u32,
@@ -82,7 +82,7 @@ struct Doc {
     state: Option<DocState>,
 }
 
-impl Resilient {
+impl Policy {
     /// The policy for `vendor` (already wrapped in the per-call layers).
     pub fn new(name: &str, vendor: Arc<dyn Vendor>, max_attempts: u32) -> Self {
         Self {
@@ -444,7 +444,7 @@ mod tests {
     }
 
     async fn run(vendor: &Arc<Scripted>, start: Start) -> Settled {
-        let policy = Resilient::new("t", vendor.clone(), 3);
+        let policy = Policy::new("t", vendor.clone(), 3);
         let deadline = Instant::now() + Duration::from_secs(20);
         let codes = vec!["D1".to_string()];
         policy

@@ -10,10 +10,10 @@ use reqwest::Client;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::http::{self, RawAnswer};
-use super::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::model::{ErrorCode, Outcome};
 use crate::settings::VendorSettings;
+use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 
 // ---- client --------------------------------------------------------------------------------
 

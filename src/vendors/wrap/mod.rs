@@ -10,9 +10,12 @@ use rand::Rng;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use super::pacing::Paced;
-use super::shared_pacing::SharedPaced;
 use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use pace::Paced;
+use shared_pace::SharedPaced;
+
+pub mod pace;
+pub mod shared_pace;
 use crate::metrics;
 use crate::settings::VendorSettings;
 use crate::store::SharedLimits;

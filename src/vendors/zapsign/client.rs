@@ -9,10 +9,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::http::{self, RawAnswer};
-use super::{one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::model::{ErrorCode, Outcome};
 use crate::settings::VendorSettings;
+use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::{
+    one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
+};
 
 // ---- client --------------------------------------------------------------------------------
 

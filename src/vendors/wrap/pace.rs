@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use crate::vendors::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 
 /// Paces the calls of `inner`.
 #[derive(Debug)]

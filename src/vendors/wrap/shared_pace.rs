@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::settings::RateLimit;
 use crate::store::SharedLimits;
+use crate::vendors::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 
 /// Reservations waiting for the next statement; a full queue makes callers wait.
 const QUEUE: usize = 1024;

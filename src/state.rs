@@ -1,0 +1,69 @@
+//! `AppState`: what every request shares (settings, gateway, keys, store, limits).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::auth::ApiKeys;
+use crate::cancellation::Gateway;
+use crate::rate_limit::InboundLimit;
+use crate::routing;
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::vendors::Registry;
+
+/// Shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The loaded settings.
+    pub settings: Arc<Settings>,
+    /// Routing and vendors.
+    pub gateway: Arc<Gateway>,
+    /// The accepted API keys.
+    pub keys: Arc<ApiKeys>,
+    /// Idempotency keys and the audit trail.
+    pub store: Arc<dyn Store>,
+    /// Permits for API requests in flight (`server.max_in_flight`).
+    pub in_flight: Arc<Semaphore>,
+    /// The process's inbound rate limit, when `server.rate_limit_per_second` is set.
+    pub rate_limit: Option<Arc<InboundLimit>>,
+    draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// State for these settings and vendors.
+    pub fn new(
+        settings: Settings,
+        registry: Registry,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Self> {
+        crate::metrics::handle();
+        let router = routing::Router::from_settings(&settings)?;
+        let api_key = settings
+            .auth
+            .api_key
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("auth.api_key is required"))?;
+        let keys = ApiKeys::new(api_key, settings.auth.previous_api_key.as_ref());
+        Ok(Self {
+            gateway: Arc::new(Gateway::new(router, registry)),
+            keys: Arc::new(keys),
+            store,
+            in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
+            rate_limit: InboundLimit::from_settings(&settings.server),
+            settings: Arc::new(settings),
+            draining: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Marks the service as shutting down: API requests get `503` from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+}
