@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use signgate::model::Outcome;
-use signgate::settings::RateLimit;
 use signgate::store::{Reservation, SharedLimits, StoreError};
+use signgate::vendors::settings::RateLimit;
 use signgate::vendors::wrap::pace::Paced;
 use signgate::vendors::wrap::shared_pace::SharedPaced;
 use signgate::vendors::{Answer, Batch, CallContext, Reply, Vendor};

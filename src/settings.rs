@@ -10,9 +10,11 @@ use config::{Config, Environment, File, FileFormat};
 use regex::Regex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-/// The compiled-in defaults: every key, no secrets.
+pub use crate::vendors::settings::{RateLimit, VendorSettings};
+use crate::vendors::KINDS;
+
+/// The compiled-in defaults of everything but the vendors (each kind has its own), no secrets.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Everything configurable, as loaded and validated.
@@ -23,7 +25,13 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    #[serde(default)]
     pub routing: RoutingSettings,
+    /// The `[vendors.*]` tables as read; each kind parses its own keys into `vendors`.
+    #[serde(rename = "vendors", default)]
+    tables: VendorTables,
+    /// Every configured vendor by name, parsed.
+    #[serde(skip)]
     pub vendors: BTreeMap<String, VendorSettings>,
     /// `RUST_LOG`, when set: overrides `log.level`.
     #[serde(skip)]
@@ -116,10 +124,23 @@ pub enum LogFormat {
 }
 
 /// `[routing]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSettings {
+    /// Tried in order; unset, every vendor kind's default rules (`Kind::default_rules`).
+    #[serde(default)]
     pub rules: Vec<RuleSettings>,
+}
+
+/// The raw `[vendors.*]` tables; never printed (they hold secrets), emptied once parsed.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+struct VendorTables(BTreeMap<String, config::Value>);
+
+impl std::fmt::Debug for VendorTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VendorTables(parsed into `vendors`)")
+    }
 }
 
 /// One `[[routing.rules]]` entry.
@@ -130,130 +151,14 @@ pub struct RuleSettings {
     pub vendor: String,
 }
 
-/// Which adapter serves a vendor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VendorKind {
-    Auco,
-    Zapsign,
-}
-
-/// One `[vendors.NAME]` table. Kind-specific keys are checked against `kind` in `validate`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VendorSettings {
-    pub kind: VendorKind,
-    pub base_url: String,
-    pub timeout_ms: Option<u64>,
-    pub connect_timeout_ms: Option<u64>,
-    pub max_concurrency: Option<usize>,
-    pub max_attempts: Option<u32>,
-    pub breaker_failures: Option<u32>,
-    pub breaker_cooldown_ms: Option<u64>,
-    /// Auco: the private key (`prk_...`) used to cancel.
-    pub private_key: Option<SecretString>,
-    /// Auco: the public key (`puk_...`) used to read status.
-    pub public_key: Option<SecretString>,
-    /// Auco: most codes per cancel call.
-    pub batch_size: Option<usize>,
-    /// ZapSign: the API token.
-    pub api_token: Option<SecretString>,
-    /// ZapSign: most cancel calls in any 60-second span.
-    pub requests_per_minute: Option<u32>,
-}
-
-impl VendorSettings {
-    /// Total timeout of one vendor call.
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms.unwrap_or(8000))
-    }
-
-    /// Timeout for opening a connection (never longer than the call's total timeout).
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms.unwrap_or(2000)).min(self.timeout())
-    }
-
-    /// Most calls in flight to this vendor across the process.
-    pub fn max_concurrency(&self) -> usize {
-        self.max_concurrency.unwrap_or(match self.kind {
-            VendorKind::Auco => 4,
-            VendorKind::Zapsign => 8,
-        })
-    }
-
-    /// Most cancel calls per document within one request.
-    pub fn max_attempts(&self) -> u32 {
-        self.max_attempts.unwrap_or(3)
-    }
-
-    /// Consecutive failures that open the circuit breaker.
-    pub fn breaker_failures(&self) -> u32 {
-        self.breaker_failures.unwrap_or(5)
-    }
-
-    /// How long the breaker stays open before a probe (before jitter).
-    pub fn breaker_cooldown(&self) -> Duration {
-        Duration::from_millis(self.breaker_cooldown_ms.unwrap_or(10_000))
-    }
-
-    /// Auco batch size.
-    pub fn batch_size(&self) -> usize {
-        self.batch_size.unwrap_or(50)
-    }
-
-    /// ZapSign pacing limit.
-    pub fn requests_per_minute(&self) -> u32 {
-        self.requests_per_minute.unwrap_or(450)
-    }
-
-    /// The rate limit the vendor counts this account's calls against, if it has one: ZapSign
-    /// allows `requests_per_minute` calls per API token in 60 s (SPEC 3.2); Auco documents none.
-    /// Without a token a ZapSign vendor is never called, so it has none either.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
-        match self.kind {
-            VendorKind::Auco => None,
-            VendorKind::Zapsign => self.api_token.as_ref().map(|token| RateLimit {
-                key: account_key("zapsign", token),
-                calls: self.requests_per_minute(),
-                window: Duration::from_secs(60),
-            }),
-        }
-    }
-
-    /// Whether the credentials needed to cancel are present.
-    pub fn has_credentials(&self) -> bool {
-        match self.kind {
-            VendorKind::Auco => self.private_key.is_some(),
-            VendorKind::Zapsign => self.api_token.is_some(),
-        }
-    }
-}
-
-/// A vendor's rate limit: at most `calls` in any `window`, for every holder of `key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimit {
-    /// The account the vendor counts against: the vendor and a SHA-256 of its credential (never
-    /// the credential), so two vendor tables with the same account share one limit.
-    pub key: String,
-    /// Most calls in any `window`.
-    pub calls: u32,
-    /// The span the vendor counts in (whole seconds).
-    pub window: Duration,
-}
-
-/// `VENDOR:` and the first 16 bytes of the credential's SHA-256, in hex.
-fn account_key(vendor: &str, credential: &SecretString) -> String {
-    let digest = Sha256::digest(credential.expose_secret().as_bytes());
-    format!("{vendor}:{}", hex::encode(&digest[..16]))
-}
-
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct SettingsError(String);
 
 impl SettingsError {
-    fn at(key: &str, problem: impl std::fmt::Display) -> Self {
+    /// A problem with `key` (`vendors.zapsign.timeout_ms: ...`).
+    pub(crate) fn at(key: &str, problem: impl std::fmt::Display) -> Self {
         Self(format!("{key}: {problem}"))
     }
 }
@@ -281,6 +186,9 @@ impl Settings {
         env: HashMap<String, String>,
     ) -> Result<Self, SettingsError> {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        for kind in KINDS {
+            builder = builder.add_source(File::from_str(kind.defaults(), FileFormat::Toml));
+        }
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(SettingsError(format!(
@@ -307,6 +215,14 @@ impl Settings {
             SettingsError::at(&path, e.into_inner())
         })?;
         settings.drop_empty_secrets();
+        let deadline_ms = settings.server.request_timeout_ms;
+        for (name, table) in std::mem::take(&mut settings.tables.0) {
+            let vendor = crate::vendors::settings::parse(&name, table, deadline_ms)?;
+            settings.vendors.insert(name, vendor);
+        }
+        if settings.routing.rules.is_empty() {
+            settings.routing.rules = default_rules();
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -323,11 +239,6 @@ impl Settings {
         }
         clean(&mut self.auth.api_key);
         clean(&mut self.auth.previous_api_key);
-        for vendor in self.vendors.values_mut() {
-            clean(&mut vendor.private_key);
-            clean(&mut vendor.public_key);
-            clean(&mut vendor.api_token);
-        }
     }
 
     /// The listen address.
@@ -391,75 +302,26 @@ impl Settings {
                 ));
             }
         }
-        for (name, vendor) in &self.vendors {
-            validate_vendor(name, vendor, s.request_timeout_ms)?;
-        }
         Ok(())
     }
+}
+
+/// Every kind's default rules, in `KINDS` order, each to the vendor named after its kind.
+fn default_rules() -> Vec<RuleSettings> {
+    KINDS
+        .iter()
+        .flat_map(|kind| {
+            kind.default_rules().iter().map(|pattern| RuleSettings {
+                pattern: (*pattern).to_owned(),
+                vendor: kind.name().to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn positive(key: &str, value: u64) -> Result<(), SettingsError> {
     if value == 0 {
         return Err(SettingsError::at(key, "must be greater than 0"));
-    }
-    Ok(())
-}
-
-fn validate_vendor(name: &str, v: &VendorSettings, deadline_ms: u64) -> Result<(), SettingsError> {
-    let key = |field: &str| format!("vendors.{name}.{field}");
-    let valid_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if !valid_name {
-        return Err(SettingsError::at(
-            &format!("vendors.{name}"),
-            "a vendor name must be lower-case letters, digits, _ or -",
-        ));
-    }
-    let url =
-        reqwest::Url::parse(&v.base_url).map_err(|e| SettingsError::at(&key("base_url"), e))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(SettingsError::at(
-            &key("base_url"),
-            "must be an http or https URL",
-        ));
-    }
-    if v.timeout().as_millis() as u64 >= deadline_ms {
-        return Err(SettingsError::at(
-            &key("timeout_ms"),
-            format!("must be below server.request_timeout_ms ({deadline_ms})"),
-        ));
-    }
-    positive(&key("timeout_ms"), v.timeout().as_millis() as u64)?;
-    positive(
-        &key("connect_timeout_ms"),
-        v.connect_timeout_ms.unwrap_or(1),
-    )?;
-    positive(&key("max_concurrency"), v.max_concurrency() as u64)?;
-    positive(&key("max_attempts"), u64::from(v.max_attempts()))?;
-    positive(&key("breaker_failures"), u64::from(v.breaker_failures()))?;
-    positive(&key("batch_size"), v.batch_size() as u64)?;
-    positive(
-        &key("requests_per_minute"),
-        u64::from(v.requests_per_minute()),
-    )?;
-    let foreign: &[(&str, bool)] = match v.kind {
-        VendorKind::Auco => &[
-            ("api_token", v.api_token.is_some()),
-            ("requests_per_minute", v.requests_per_minute.is_some()),
-        ],
-        VendorKind::Zapsign => &[
-            ("private_key", v.private_key.is_some()),
-            ("public_key", v.public_key.is_some()),
-            ("batch_size", v.batch_size.is_some()),
-        ],
-    };
-    if let Some((field, _)) = foreign.iter().find(|(_, set)| *set) {
-        return Err(SettingsError::at(
-            &key(field),
-            format!("is not a key of a vendor of kind {:?}", v.kind).to_lowercase(),
-        ));
     }
     Ok(())
 }
@@ -483,7 +345,12 @@ mod tests {
     fn defaults_load_with_an_api_key() {
         let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
         assert_eq!(s.server.max_documents, 100);
-        assert_eq!(s.vendors["zapsign"].requests_per_minute(), 450);
+        assert_eq!(
+            s.vendors["zapsign"].rate_limit(),
+            None,
+            "no token, no limit"
+        );
+        assert_eq!(s.vendors["zapsign"].max_concurrency(), 8);
         assert_eq!(s.routing.rules.len(), 2);
         assert!(!s.vendors["auco"].has_credentials());
     }

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, StatusCode};
 
 use super::error::UpstreamError;
-use crate::settings::VendorSettings;
+use super::settings::VendorSettings;
 
 /// `User-Agent` of every outbound call (ZapSign requires one).
 pub const USER_AGENT: &str = concat!("signgate/", env!("CARGO_PKG_VERSION"));

@@ -9,13 +9,15 @@ use tokio::time::Instant;
 
 pub use crate::model::DocState;
 use crate::model::{Outcome, VendorName};
-use crate::settings::{Settings, VendorKind};
+use crate::settings::Settings;
 use crate::store::Store;
 
 pub mod auco;
 pub mod error;
 pub mod http;
+pub mod kind;
 pub mod policy;
+pub mod settings;
 pub mod wrap;
 pub mod zapsign;
 
@@ -23,6 +25,9 @@ pub mod zapsign;
 mod testing;
 
 pub use error::UpstreamError;
+
+/// Every vendor kind signgate knows, one line each: a kind is its folder plus this line.
+pub static KINDS: &[&dyn kind::Kind] = &[&auco::KIND, &zapsign::KIND];
 
 /// One cancel call's worth of documents and the request's details.
 #[derive(Debug, Clone, Copy)]
@@ -113,10 +118,7 @@ impl Registry {
         let shared = store.shared_limits();
         for (name, vendor) in &settings.vendors {
             let entry = if vendor.has_credentials() {
-                let adapter: Arc<dyn Vendor> = match vendor.kind {
-                    VendorKind::Auco => Arc::new(auco::Auco::new(vendor)),
-                    VendorKind::Zapsign => Arc::new(zapsign::ZapSign::new(vendor)),
-                };
+                let adapter = vendor.config.build(vendor);
                 let wrapped = wrap::wrap(name, vendor, adapter, shared.as_ref());
                 Entry::Ready(Arc::new(policy::Policy::new(
                     name,

@@ -7,9 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use signgate::model::{ErrorCode, Outcome};
 use signgate::settings::Settings;
-use signgate::vendors::{
-    auco::Auco, zapsign::ZapSign, Batch, CallContext, Reply, UpstreamError, Vendor,
-};
+use signgate::vendors::{Batch, CallContext, Reply, UpstreamError, Vendor};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -184,13 +182,10 @@ fn adapters(base: &str) -> [(&'static str, Arc<dyn Vendor>); 2] {
         "500".into(),
     );
     let settings = Settings::from_sources(None, None, vars).expect("valid settings");
-    [
-        ("auco", Arc::new(Auco::new(&settings.vendors["auco"]))),
-        (
-            "zapsign",
-            Arc::new(ZapSign::new(&settings.vendors["zapsign"])),
-        ),
-    ]
+    ["auco", "zapsign"].map(|name| {
+        let vendor = &settings.vendors[name];
+        (name, vendor.config.build(vendor))
+    })
 }
 
 fn observed(reply: &Reply) -> Expect {

@@ -10,9 +10,10 @@ use reqwest::Client;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::AucoSettings;
 use crate::model::{ErrorCode, Outcome};
-use crate::settings::VendorSettings;
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::settings::VendorSettings;
 use crate::vendors::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 
 // ---- client --------------------------------------------------------------------------------
@@ -41,14 +42,14 @@ impl fmt::Debug for Auco {
 }
 
 impl Auco {
-    /// Builds the client; `settings.private_key` must be set.
-    pub fn new(settings: &VendorSettings) -> Self {
+    /// Builds the client; `auco.private_key` must be set.
+    pub fn new(settings: &VendorSettings, auco: &AucoSettings) -> Self {
         Self {
             client: http::client(settings),
             base_url: settings.base_url.trim_end_matches('/').to_owned(),
-            private_key: settings.private_key.clone().unwrap_or_default(),
-            public_key: settings.public_key.clone(),
-            batch_size: settings.batch_size(),
+            private_key: auco.private_key.clone().unwrap_or_default(),
+            public_key: auco.public_key.clone(),
+            batch_size: auco.batch_size(),
         }
     }
 }
@@ -329,12 +330,18 @@ mod tests {
 
     #[test]
     fn debug_hides_the_keys() {
-        let mut settings: VendorSettings = serde_json::from_str(
-            r#"{"kind":"auco","base_url":"http://127.0.0.1:1","private_key":"prk_secret","public_key":"puk_secret"}"#,
-        )
-        .expect("valid settings");
-        settings.batch_size = Some(2);
-        let debug = format!("{:?}", Auco::new(&settings));
+        let vars = [
+            ("SIGNGATE__AUTH__API_KEY", "k"),
+            ("SIGNGATE__VENDORS__AUCO__PRIVATE_KEY", "prk_secret"),
+            ("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", "puk_secret"),
+        ];
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let settings = crate::settings::Settings::from_sources(None, None, vars.collect())
+            .expect("valid settings");
+        let vendor = settings.vendors["auco"]
+            .config
+            .build(&settings.vendors["auco"]);
+        let debug = format!("{vendor:?}");
         assert!(
             !debug.contains("prk_secret") && !debug.contains("puk_secret"),
             "{debug}"

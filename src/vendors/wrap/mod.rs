@@ -17,8 +17,8 @@ use shared_pace::SharedPaced;
 pub mod pace;
 pub mod shared_pace;
 use crate::metrics;
-use crate::settings::VendorSettings;
 use crate::store::SharedLimits;
+use crate::vendors::settings::VendorSettings;
 
 /// Stacks the per-call layers, outermost first: breaker, metrics, concurrency cap, pacing.
 /// Pacing is innermost so nothing waits between taking a slot and sending. A vendor with a

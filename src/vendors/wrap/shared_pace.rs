@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::settings::RateLimit;
 use crate::store::SharedLimits;
+use crate::vendors::settings::RateLimit;
 use crate::vendors::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 
 /// Reservations waiting for the next statement; a full queue makes callers wait.

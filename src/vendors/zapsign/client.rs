@@ -9,9 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::ZapSignSettings;
 use crate::model::{ErrorCode, Outcome};
-use crate::settings::VendorSettings;
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::settings::VendorSettings;
 use crate::vendors::{
     one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
 };
@@ -35,12 +36,12 @@ impl fmt::Debug for ZapSign {
 }
 
 impl ZapSign {
-    /// Builds the client; `settings.api_token` must be set.
-    pub fn new(settings: &VendorSettings) -> Self {
+    /// Builds the client; `zapsign.api_token` must be set.
+    pub fn new(settings: &VendorSettings, zapsign: &ZapSignSettings) -> Self {
         Self {
             client: http::client(settings),
             base_url: settings.base_url.trim_end_matches('/').to_owned(),
-            api_token: settings.api_token.clone().unwrap_or_default(),
+            api_token: zapsign.api_token.clone().unwrap_or_default(),
         }
     }
 

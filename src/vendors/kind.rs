@@ -1,0 +1,56 @@
+//! `Kind`: what a vendor folder tells the rest of signgate about its vendor (its name, its
+//! keys and defaults, its capabilities, how to build its client). `KINDS` in `vendors/mod.rs`
+//! lists them; nothing outside a vendor's folder names a vendor.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::settings::{RateLimit, VendorSettings};
+use super::Vendor;
+use crate::settings::SettingsError;
+
+/// One vendor kind (the `kind` of a `[vendors.NAME]` table).
+pub trait Kind: Sync + 'static {
+    /// The `kind` value, also the vendor's name in its defaults (`auco`, `zapsign`).
+    fn name(&self) -> &'static str;
+
+    /// The kind's own keys in a `[vendors.NAME]` table, besides the keys every vendor has.
+    fn keys(&self) -> &'static [&'static str];
+
+    /// Its defaults as a TOML document (`[vendors.<name>]`, no secrets), layered under the
+    /// operator's configuration; empty for a kind that is off until configured.
+    fn defaults(&self) -> &'static str;
+
+    /// Whole-code patterns routed to it by default (vendor `name()`), in order.
+    fn default_rules(&self) -> &'static [&'static str];
+
+    /// Calls in flight to one vendor of this kind when `max_concurrency` is not set.
+    fn default_max_concurrency(&self) -> usize;
+
+    /// Parses the kind's own keys (`table` holds only those) for the vendor `name`; errors
+    /// name the key as `vendors.<name>.<key>`.
+    fn config(
+        &self,
+        name: &str,
+        table: config::Value,
+    ) -> Result<Arc<dyn KindConfig>, SettingsError>;
+}
+
+/// A vendor's kind-specific settings, parsed and validated: its credentials and capabilities.
+pub trait KindConfig: Send + Sync + fmt::Debug {
+    /// Whether the credentials needed to cancel are present.
+    fn has_credentials(&self) -> bool;
+
+    /// The rate limit the vendor counts this account's calls against, if it documents one;
+    /// signgate paces below it (across replicas when the store shares limits).
+    fn rate_limit(&self) -> Option<RateLimit>;
+
+    /// The adapter, called only when `has_credentials()`.
+    fn build(&self, settings: &VendorSettings) -> Arc<dyn Vendor>;
+}
+
+impl fmt::Debug for dyn Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
