@@ -54,35 +54,57 @@ pub enum UpstreamError {
     Unsupported,
 }
 
+/// What an `UpstreamError` means to each part of signgate: one table, `UpstreamError::class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    /// The document error code it becomes when nothing better is known.
+    pub code: ErrorCode,
+    /// The vendor may have acted on the request, so it must not be re-sent blindly.
+    pub ambiguous: bool,
+    /// Nothing was done at the vendor, so the policy may send again at once (SPEC 3.3).
+    pub retry_safe: bool,
+    /// It counts as a vendor failure for the circuit breaker.
+    pub breaker_failure: bool,
+}
+
 impl UpstreamError {
-    /// The document error code this becomes when nothing better is known.
-    pub fn code(&self) -> ErrorCode {
+    /// The one classification table: every variant, no catch-all.
+    pub fn class(&self) -> Class {
+        let class = |code, ambiguous, retry_safe, breaker_failure| Class {
+            code,
+            ambiguous,
+            retry_safe,
+            breaker_failure,
+        };
+        use ErrorCode::{
+            DeadlineExceeded, Rejected, VendorBadResponse, VendorRateLimited, VendorTimeout,
+            VendorUnavailable,
+        };
         match self {
-            Self::Connect | Self::Transport | Self::Server { .. } | Self::CircuitOpen => {
-                ErrorCode::VendorUnavailable
-            }
-            Self::Timeout => ErrorCode::VendorTimeout,
-            Self::RateLimited { .. } | Self::PacingUnavailable => ErrorCode::VendorRateLimited,
-            Self::BadResponse { .. } | Self::Unsupported => ErrorCode::VendorBadResponse,
-            Self::BatchRejected => ErrorCode::Rejected,
-            Self::Deadline => ErrorCode::DeadlineExceeded,
+            Self::Connect => class(VendorUnavailable, false, true, true),
+            Self::Timeout => class(VendorTimeout, true, false, true),
+            Self::Transport => class(VendorUnavailable, true, false, true),
+            Self::RateLimited { .. } => class(VendorRateLimited, false, true, false),
+            // A `503` says the vendor did not take the request: safe to send again.
+            Self::Server { status: 503, .. } => class(VendorUnavailable, false, true, true),
+            Self::Server { .. } => class(VendorUnavailable, true, false, true),
+            Self::BadResponse { .. } => class(VendorBadResponse, true, false, false),
+            Self::BatchRejected => class(Rejected, false, false, false),
+            Self::CircuitOpen => class(VendorUnavailable, false, false, false),
+            Self::Deadline => class(DeadlineExceeded, false, false, false),
+            Self::PacingUnavailable => class(VendorRateLimited, false, false, false),
+            Self::Unsupported => class(VendorBadResponse, false, false, false),
         }
     }
 
+    /// The document error code this becomes when nothing better is known.
+    pub fn code(&self) -> ErrorCode {
+        self.class().code
+    }
+
     /// Whether the vendor may have acted on the request (so it must not be re-sent blindly).
-    /// A `503` says the vendor did not take the request (SPEC 3.3: safe to retry).
     pub fn is_ambiguous(&self) -> bool {
-        match self {
-            Self::Server { status, .. } => *status != 503,
-            Self::Timeout | Self::Transport | Self::BadResponse { .. } => true,
-            Self::Connect
-            | Self::RateLimited { .. }
-            | Self::BatchRejected
-            | Self::CircuitOpen
-            | Self::Deadline
-            | Self::PacingUnavailable
-            | Self::Unsupported => false,
-        }
+        self.class().ambiguous
     }
 
     /// The HTTP status of the vendor's answer, when one came.
@@ -105,7 +127,15 @@ impl UpstreamError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after } | Self::Server { retry_after, .. } => *retry_after,
-            _ => None,
+            Self::Connect
+            | Self::Timeout
+            | Self::Transport
+            | Self::BadResponse { .. }
+            | Self::BatchRejected
+            | Self::CircuitOpen
+            | Self::Deadline
+            | Self::PacingUnavailable
+            | Self::Unsupported => None,
         }
     }
 
@@ -126,10 +156,17 @@ impl UpstreamError {
                  sent."
                     .into()
             }
-            ambiguous if ambiguous.is_ambiguous() => {
-                format!("{ambiguous}; whether the document was cancelled is unknown.")
+            Self::Timeout | Self::Transport | Self::Server { .. } | Self::BadResponse { .. }
+                if self.is_ambiguous() =>
+            {
+                format!("{self}; whether the document was cancelled is unknown.")
             }
-            other => format!("{other}."),
+            Self::Timeout
+            | Self::Transport
+            | Self::Server { .. }
+            | Self::BadResponse { .. }
+            | Self::BatchRejected
+            | Self::Unsupported => format!("{self}."),
         };
         Outcome::failed(self.code(), capitalise(&message))
     }
@@ -165,6 +202,25 @@ mod tests {
         assert_eq!(f.code, ErrorCode::VendorRateLimited);
         assert!(f.code.retryable());
         assert!(f.message.contains("nothing was sent"), "{}", f.message);
+    }
+
+    #[test]
+    fn only_what_the_vendor_did_not_take_is_retried_at_once_and_only_maybe_sent_is_ambiguous() {
+        let server = |status| UpstreamError::Server {
+            status,
+            retry_after: None,
+        };
+        let unavailable = server(503).class();
+        let failed = server(500).class();
+        let limited = UpstreamError::RateLimited { retry_after: None }.class();
+
+        assert!(unavailable.retry_safe && !unavailable.ambiguous && unavailable.breaker_failure);
+        assert!(!failed.retry_safe && failed.ambiguous && failed.breaker_failure);
+        assert!(limited.retry_safe && !limited.breaker_failure);
+        assert!(UpstreamError::Connect.class().retry_safe);
+        assert!(UpstreamError::Timeout.class().ambiguous);
+        assert!(!UpstreamError::PacingUnavailable.class().retry_safe);
+        assert!(!UpstreamError::CircuitOpen.class().breaker_failure);
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl Policy {
                         doc.fail(e);
                         reconcile.push(i);
                     }
-                    Err(e) if is_retry_safe(&e) && self.may_retry(doc) => {
+                    Err(e) if e.class().retry_safe && self.may_retry(doc) => {
                         let asked = e.retry_after().unwrap_or_default();
                         wait = Some(wait.unwrap_or_default().max(asked));
                         doc.fail(e);
@@ -263,22 +263,6 @@ impl Policy {
             metrics::vendor_retry(&self.name);
         }
         allowed
-    }
-}
-
-/// Nothing was done at the vendor, so sending again is safe: no connection, or `429`/`503`.
-fn is_retry_safe(error: &UpstreamError) -> bool {
-    match error {
-        UpstreamError::Connect | UpstreamError::RateLimited { .. } => true,
-        UpstreamError::Server { status, .. } => *status == 503,
-        UpstreamError::Timeout
-        | UpstreamError::Transport
-        | UpstreamError::BadResponse { .. }
-        | UpstreamError::BatchRejected
-        | UpstreamError::CircuitOpen
-        | UpstreamError::Deadline
-        | UpstreamError::PacingUnavailable
-        | UpstreamError::Unsupported => false,
     }
 }
 

@@ -49,13 +49,10 @@ pub fn wrap(
 
 /// Whether a reply counts as a vendor failure for the breaker: transport, timeout or `5xx`.
 fn is_failure(reply: &Result<impl Sized, UpstreamError>) -> bool {
-    matches!(
-        reply,
-        Err(UpstreamError::Connect
-            | UpstreamError::Timeout
-            | UpstreamError::Transport
-            | UpstreamError::Server { .. })
-    )
+    reply
+        .as_ref()
+        .err()
+        .is_some_and(|e| e.class().breaker_failure)
 }
 
 // ---- concurrency cap -----------------------------------------------------------------------
