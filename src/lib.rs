@@ -4,14 +4,16 @@
 //! cap, header-read and idle timeouts, the graceful drain) and hands each request to the
 //! router that `startup` builds with its layers; `middleware` gives each request its id, span
 //! and error envelope; `auth` checks the API key; `rate_limit` caps API requests per second;
-//! `routes::cancel` parses the body into a `cancellation::CancelCommand`; `cancellation` routes
-//! each code (`routing`), groups the codes by vendor and calls them concurrently under one
-//! deadline through `vendors` (the `Vendor` trait, wrapped by `vendors::resilience`, implemented
-//! by `vendors::auco` and `vendors::zapsign`); the results (`model`) are merged into the
-//! Auco-style answer back in `routes::cancel`. Around the vendor calls, `audit` writes a
-//! `pending` row per document before any call and the outcome after, and `idempotency` makes
-//! client retries safe; both sit on `store` (SQLite or Postgres). `recovery` resolves what a
-//! dead process left `pending`, and answers that had to say "outcome unknown". Request-level failures are `error::ApiError`;
+//! `routes::cancel` parses the body into a `cancellation::CancelCommand` and claims its
+//! `Idempotency-Key` (`idempotency`); `cancellation::run` routes each code (`routing`), writes
+//! the `pending` audit rows (`audit`), groups the codes by vendor and calls them concurrently
+//! under one deadline through `vendors` (the `Vendor` trait; `vendors::policy` retries and
+//! reconciles, `vendors::wrap` adds the breaker, metrics, concurrency cap and pacing; each
+//! vendor is a folder, `vendors::auco` and `vendors::zapsign`, registered in `vendors::KINDS`),
+//! and records the outcomes; the results (`model`) become the Auco-style answer back in
+//! `routes::cancel`. `state::AppState` is what requests share; `store` (SQLite or Postgres)
+//! holds keys and the audit trail. `recovery` resolves what a dead process left `pending`, and
+//! answers that had to say "outcome unknown". Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
 //! Beside the request path, `simulator` plays Auco and ZapSign (state, latency, faults) for
 //! tests and benchmarks, and `demo` wires it to the gateway for `signgate demo`.
