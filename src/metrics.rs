@@ -28,10 +28,10 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 /// One HTTP request answered.
-pub fn http_request(route: &'static str, status: u16, elapsed: Duration) {
-    ::metrics::counter!("signgate_http_requests_total", "route" => route, "status" => status.to_string())
+pub fn http_request(route: &str, status: u16, elapsed: Duration) {
+    ::metrics::counter!("signgate_http_requests_total", "route" => route.to_owned(), "status" => status.to_string())
         .increment(1);
-    ::metrics::histogram!("signgate_http_request_duration_seconds", "route" => route)
+    ::metrics::histogram!("signgate_http_request_duration_seconds", "route" => route.to_owned())
         .record(elapsed.as_secs_f64());
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,7 +24,6 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// records the request's metrics.
 pub async fn request_context(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = route_label(request.uri().path());
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -43,6 +42,10 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, MatchedPath::as_str);
     metrics::http_request(route, response.status().as_u16(), started.elapsed());
     let _entered = span.enter();
     tracing::info!(
@@ -76,17 +79,15 @@ pub async fn load_shed(
     Ok(response)
 }
 
-/// The metric label of a path: known routes by name, everything else as one label.
-fn route_label(path: &str) -> &'static str {
-    match path {
-        "/documents/cancel" => "/documents/cancel",
-        "/documents/cancellations" => "/documents/cancellations",
-        "/livez" => "/livez",
-        "/readyz" => "/readyz",
-        "/metrics" => "/metrics",
-        "/openapi.yaml" => "/openapi.yaml",
-        _ => "unmatched",
-    }
+/// The route label of requests that matched no route.
+const UNMATCHED: &str = "unmatched";
+
+/// Copies the route a request matched onto its response, where `request_context` reads it as
+/// the metric label (added with `route_layer`, so it runs only for matched routes).
+pub async fn mark_route(route: MatchedPath, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(route);
+    response
 }
 
 /// A client id is kept when it is 1 to 128 visible ASCII characters.
@@ -109,4 +110,37 @@ fn envelope(response: Response, request_id: &str) -> Response {
         return ApiError::from_status(status).render(request_id);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request as HttpRequest;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_matched_route_is_labelled_by_its_pattern_and_nothing_else_is_labelled() {
+        let router = Router::new()
+            .route("/documents/{code}", get(|| async { "ok" }))
+            .route_layer(axum::middleware::from_fn(mark_route));
+        let get_path = |path: &str| HttpRequest::get(path).body(Body::empty()).unwrap();
+
+        let matched = router
+            .clone()
+            .oneshot(get_path("/documents/A1"))
+            .await
+            .unwrap();
+        let unmatched = router.oneshot(get_path("/elsewhere")).await.unwrap();
+
+        let label = matched
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        assert_eq!(label, Some("/documents/{code}"));
+        assert!(unmatched.extensions().get::<MatchedPath>().is_none());
+    }
 }

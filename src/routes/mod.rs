@@ -7,7 +7,7 @@ use axum::Router;
 
 use crate::auth::require_api_key;
 use crate::error::ApiError;
-use crate::middleware::load_shed;
+use crate::middleware::{load_shed, mark_route};
 use crate::rate_limit;
 use crate::state::AppState;
 
@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(health::router())
+        .route_layer(axum::middleware::from_fn(mark_route))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }
