@@ -42,7 +42,8 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    pub listen: String,
+    /// Where the gateway listens.
+    pub listen: SocketAddr,
     pub request_timeout_ms: u64,
     pub max_documents: usize,
     pub max_body_bytes: usize,
@@ -241,16 +242,7 @@ impl Settings {
         clean(&mut self.auth.previous_api_key);
     }
 
-    /// The listen address.
-    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
-        self.server
-            .listen
-            .parse()
-            .map_err(|e| SettingsError::at("server.listen", e))
-    }
-
     fn validate(&self) -> Result<(), SettingsError> {
-        self.listen_addr()?;
         let s = &self.server;
         positive("server.request_timeout_ms", s.request_timeout_ms)?;
         positive("server.max_documents", s.max_documents as u64)?;

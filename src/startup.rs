@@ -63,7 +63,7 @@ impl Application {
         registry: Registry,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Self> {
-        let addr = settings.listen_addr()?;
+        let addr = settings.server.listen;
         let listener = TcpListener::bind(addr).await?;
         let state = AppState::new(settings, registry, store)?;
         Ok(Self { listener, state })
