@@ -1,9 +1,7 @@
 //! Which vendor holds a code: an explicit `NAME:` prefix first, then the ordered rules.
 
-use regex::Regex;
-
 use crate::model::{DocumentCode, ErrorCode, Failure, VendorName};
-use crate::settings::Settings;
+use crate::settings::{Pattern, Settings};
 
 /// Where one code goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,28 +16,24 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub struct Router {
     vendors: Vec<VendorName>,
-    rules: Vec<(Regex, VendorName)>,
+    rules: Vec<(Pattern, VendorName)>,
 }
 
 impl Router {
-    /// Compiles the rules; patterns were validated with the settings.
-    pub fn from_settings(settings: &Settings) -> Result<Self, regex::Error> {
+    /// The table of these settings (their patterns are compiled already).
+    pub fn from_settings(settings: &Settings) -> Self {
         let rules = settings
             .routing
             .rules
             .iter()
-            .map(|rule| {
-                // Anchored, so a rule must match the whole code.
-                let regex = Regex::new(&format!("^(?:{})$", rule.pattern))?;
-                Ok((regex, VendorName::new(&rule.vendor)))
-            })
-            .collect::<Result<_, regex::Error>>()?;
+            .map(|rule| (rule.pattern.clone(), VendorName::new(&rule.vendor)))
+            .collect();
         let vendors = settings
             .vendors
             .keys()
             .map(|n| VendorName::new(n))
             .collect();
-        Ok(Self { vendors, rules })
+        Self { vendors, rules }
     }
 
     /// Routes one code, or says why it cannot be routed.
@@ -62,7 +56,7 @@ impl Router {
         }
         self.rules
             .iter()
-            .find(|(regex, _)| regex.is_match(code.as_str()))
+            .find(|(pattern, _)| pattern.is_match(code.as_str()))
             .map(|(_, vendor)| Route {
                 vendor: vendor.clone(),
                 vendor_code: code.as_str().to_owned(),
@@ -83,7 +77,7 @@ mod tests {
     fn router(overlay: Option<&str>) -> Router {
         let env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_string(), "k".to_string())]);
         let settings = Settings::from_sources(None, overlay, env).expect("valid settings");
-        Router::from_settings(&settings).expect("rules compile")
+        Router::from_settings(&settings)
     }
 
     fn vendor_of(router: &Router, code: &str) -> Result<String, ErrorCode> {

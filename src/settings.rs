@@ -148,8 +148,33 @@ impl std::fmt::Debug for VendorTables {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSettings {
-    pub pattern: String,
+    /// The whole-code pattern, compiled once at load.
+    pub pattern: Pattern,
+    /// The configured vendor it routes to.
     pub vendor: String,
+}
+
+/// A routing pattern compiled anchored, so that it must match the whole code.
+#[derive(Debug, Clone)]
+pub struct Pattern(Regex);
+
+impl Pattern {
+    /// Compiles `pattern` anchored at both ends.
+    pub fn new(pattern: &str) -> Result<Self, regex::Error> {
+        Regex::new(&format!("^(?:{pattern})$")).map(Self)
+    }
+
+    /// Whether the whole of `code` matches.
+    pub fn is_match(&self, code: &str) -> bool {
+        self.0.is_match(code)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pattern = String::deserialize(deserializer)?;
+        Self::new(&pattern).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A configuration that cannot be used; the message names the key.
@@ -222,7 +247,7 @@ impl Settings {
             settings.vendors.insert(name, vendor);
         }
         if settings.routing.rules.is_empty() {
-            settings.routing.rules = default_rules();
+            settings.routing.rules = default_rules()?;
         }
         settings.validate()?;
         Ok(settings)
@@ -285,8 +310,6 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::at("log.level", e))?;
         for (i, rule) in self.routing.rules.iter().enumerate() {
-            Regex::new(&rule.pattern)
-                .map_err(|e| SettingsError::at(&format!("routing.rules[{i}].pattern"), e))?;
             if !self.vendors.contains_key(&rule.vendor) {
                 return Err(SettingsError::at(
                     &format!("routing.rules[{i}].vendor"),
@@ -299,16 +322,23 @@ impl Settings {
 }
 
 /// Every kind's default rules, in `KINDS` order, each to the vendor named after its kind.
-fn default_rules() -> Vec<RuleSettings> {
-    KINDS
-        .iter()
-        .flat_map(|kind| {
-            kind.default_rules().iter().map(|pattern| RuleSettings {
-                pattern: (*pattern).to_owned(),
+fn default_rules() -> Result<Vec<RuleSettings>, SettingsError> {
+    let mut rules = Vec::new();
+    for kind in KINDS {
+        for pattern in kind.default_rules() {
+            let pattern = Pattern::new(pattern).map_err(|e| {
+                SettingsError(format!(
+                    "the default routing rule of kind {}: {e}",
+                    kind.name()
+                ))
+            })?;
+            rules.push(RuleSettings {
+                pattern,
                 vendor: kind.name().to_owned(),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(rules)
 }
 
 fn positive(key: &str, value: u64) -> Result<(), SettingsError> {

@@ -39,7 +39,7 @@ impl AppState {
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Self> {
         crate::metrics::handle();
-        let router = routing::Router::from_settings(&settings)?;
+        let router = routing::Router::from_settings(&settings);
         let api_key = settings
             .auth
             .api_key
