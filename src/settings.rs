@@ -161,6 +161,8 @@ pub struct Pattern(Regex);
 impl Pattern {
     /// Compiles `pattern` anchored at both ends.
     pub fn new(pattern: &str) -> Result<Self, regex::Error> {
+        // Compiled as written first, so an error quotes the operator's pattern.
+        Regex::new(pattern)?;
         Regex::new(&format!("^(?:{pattern})$")).map(Self)
     }
 
