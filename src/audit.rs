@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use crate::cancellation::CancelCommand;
 use crate::error::ApiError;
-use crate::model::{
-    DocState, DocumentCode, DocumentResult, ErrorCode, Outcome, Status, VendorName,
-};
-use crate::store::{AuditRow, Store, Timestamp, STATUS_PENDING};
+use crate::model::{DocumentCode, DocumentResult, Outcome, Status, VendorName};
+use crate::store::{AuditRow, RowStatus, Store, Timestamp};
 
 /// Who sent the request, and when.
 #[derive(Debug, Clone)]
@@ -47,7 +45,7 @@ pub fn pending_rows(
                 code: doc.code.as_str().to_owned(),
                 vendor: doc.vendor.as_ref().map(|v| v.as_str().to_owned()),
                 vendor_code: doc.vendor_code.clone(),
-                status: STATUS_PENDING.to_owned(),
+                status: RowStatus::Pending,
                 error_code: None,
                 vendor_status: None,
                 vendor_calls: 0,
@@ -93,8 +91,8 @@ pub async fn record_outcomes(
 /// Copies a result's outcome onto its row.
 pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Timestamp) {
     row.finished_at = Some(finished_at);
-    row.status = result.outcome.status().as_str().to_owned();
-    row.error_code = result.outcome.error_code().map(|c| c.as_str().to_owned());
+    row.status = RowStatus::Done(result.outcome.status());
+    row.error_code = result.outcome.error_code();
     row.error_message = match &result.outcome {
         Outcome::Cancelled => None,
         Outcome::Failed(f) => Some(f.message.clone()),
@@ -102,23 +100,23 @@ pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Tim
     row.vendor_status = result.vendor_status;
     row.vendor_calls = result.vendor_calls;
     row.outcome_unknown = result.outcome_unknown;
-    row.vendor_state = result.vendor_state.map(|s| s.as_str().to_owned());
+    row.vendor_state = result.vendor_state;
 }
 
 /// The result a finished row records, as its request answered (or would have answered) it;
 /// `None` for a row still `pending` or one this version cannot read.
 pub fn result_of(row: &AuditRow) -> Option<DocumentResult> {
-    let outcome = if row.status == Status::Cancelled.as_str() {
-        Outcome::Cancelled
-    } else if row.status == STATUS_PENDING {
-        return None;
-    } else {
-        let code = ErrorCode::from_wire(row.error_code.as_deref()?)?;
-        let message = row
-            .error_message
-            .clone()
-            .unwrap_or_else(|| format!("The document was not cancelled ({}).", code.as_str()));
-        Outcome::failed(code, message)
+    let outcome = match row.status {
+        RowStatus::Pending => return None,
+        RowStatus::Done(Status::Cancelled) => Outcome::Cancelled,
+        RowStatus::Done(Status::AlreadyCancelled | Status::Failed) => {
+            let code = row.error_code?;
+            let message = row
+                .error_message
+                .clone()
+                .unwrap_or_else(|| format!("The document was not cancelled ({}).", code.as_str()));
+            Outcome::failed(code, message)
+        }
     };
     Some(DocumentResult {
         code: DocumentCode::parse(&row.code).ok()?,
@@ -128,13 +126,14 @@ pub fn result_of(row: &AuditRow) -> Option<DocumentResult> {
         vendor_status: row.vendor_status,
         vendor_calls: row.vendor_calls,
         outcome_unknown: row.outcome_unknown,
-        vendor_state: row.vendor_state.as_deref().and_then(DocState::from_wire),
+        vendor_state: row.vendor_state,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ErrorCode;
 
     fn meta() -> RequestMeta {
         RequestMeta {
@@ -173,10 +172,10 @@ mod tests {
 
         let rows = pending_rows(&meta(), &command, &plan, &[true, false]);
 
-        assert_eq!(rows[0].status, STATUS_PENDING);
+        assert_eq!(rows[0].status, RowStatus::Pending);
         assert!(!rows[0].notify_signers);
-        assert_eq!(rows[1].status, "failed");
-        assert_eq!(rows[1].error_code.as_deref(), Some("unroutable"));
+        assert_eq!(rows[1].status, RowStatus::Done(Status::Failed));
+        assert_eq!(rows[1].error_code, Some(ErrorCode::Unroutable));
         assert_eq!(rows[1].error_message.as_deref(), Some("no rule"));
         assert_eq!(rows[1].finished_at, Some(Timestamp::from_millis(1_000)));
     }

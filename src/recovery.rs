@@ -25,7 +25,7 @@ use crate::routes::cancel::CancelResponse;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::{AuditRow, Completion, KeyHolder, Store, StoreError, Timestamp};
-use crate::store::{UnsettledClaim, STATUS_PENDING};
+use crate::store::{RowStatus, UnsettledClaim};
 use crate::vendors::policy::outcome_of_state;
 use crate::vendors::CallContext;
 
@@ -125,8 +125,9 @@ impl Recovery {
     async fn recover_attempt(&self, rows: Vec<AuditRow>) -> Result<u64, StoreError> {
         let attempt_id = rows[0].attempt_id.clone();
         let key = rows[0].idempotency_key.clone();
-        let (pending, unknown): (Vec<AuditRow>, Vec<AuditRow>) =
-            rows.into_iter().partition(|r| r.status == STATUS_PENDING);
+        let (pending, unknown): (Vec<AuditRow>, Vec<AuditRow>) = rows
+            .into_iter()
+            .partition(|r| r.status == RowStatus::Pending);
         let holder = match (&key, pending.is_empty()) {
             (Some(key), false) => {
                 self.store()
@@ -243,7 +244,7 @@ impl Recovery {
             let state = self.read(&row, deadline).await;
             let mut row = row;
             match state {
-                Some(Ok(state)) => row.vendor_state = Some(state.as_str().to_owned()),
+                Some(Ok(state)) => row.vendor_state = Some(state),
                 // The vendor cannot be asked (any more): stop trying.
                 None => {}
                 Some(Err(_)) => return None,
@@ -308,15 +309,14 @@ impl Recovery {
 /// The document's final status as far as recovery knows: what the vendor's state says, else
 /// the row's own outcome.
 fn real_status(row: &AuditRow) -> &'static str {
-    match row.vendor_state.as_deref().and_then(DocState::from_wire) {
-        Some(DocState::Cancelled) => Status::Cancelled.as_str(),
-        Some(_) if row.status == Status::Cancelled.as_str() => Status::Cancelled.as_str(),
-        Some(_) => Status::Failed.as_str(),
-        None if row.status == Status::Cancelled.as_str() => Status::Cancelled.as_str(),
-        None if row.status == Status::AlreadyCancelled.as_str() => {
-            Status::AlreadyCancelled.as_str()
-        }
-        None => Status::Failed.as_str(),
+    let answered = match row.status {
+        RowStatus::Done(status) => status,
+        RowStatus::Pending => Status::Failed,
+    };
+    match (row.vendor_state, answered) {
+        (Some(DocState::Cancelled), _) | (_, Status::Cancelled) => Status::Cancelled.as_str(),
+        (Some(_), _) => Status::Failed.as_str(),
+        (None, status) => status.as_str(),
     }
 }
 

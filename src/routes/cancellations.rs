@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::model::DocumentCode;
+use crate::model::{DocState, DocumentCode, ErrorCode};
 use crate::state::AppState;
 use crate::store::AuditRow;
 
@@ -92,8 +92,8 @@ struct Attempt {
     message: String,
     vendor: Option<String>,
     vendor_code: Option<String>,
-    status: String,
-    error_code: Option<String>,
+    status: &'static str,
+    error_code: Option<&'static str>,
     error_message: Option<String>,
     vendor_status: Option<u16>,
     vendor_calls: u32,
@@ -106,7 +106,7 @@ struct Attempt {
 struct Recovered {
     recovered_at: String,
     recovered_by: Option<String>,
-    vendor_state: Option<String>,
+    vendor_state: Option<&'static str>,
 }
 
 impl From<&AuditRow> for Attempt {
@@ -120,8 +120,8 @@ impl From<&AuditRow> for Attempt {
             message: row.message.clone(),
             vendor: row.vendor.clone(),
             vendor_code: row.vendor_code.clone(),
-            status: row.status.clone(),
-            error_code: row.error_code.clone(),
+            status: row.status.as_str(),
+            error_code: row.error_code.map(ErrorCode::as_str),
             error_message: row.error_message.clone(),
             vendor_status: row.vendor_status,
             vendor_calls: row.vendor_calls,
@@ -129,7 +129,7 @@ impl From<&AuditRow> for Attempt {
             recovery: row.recovered_at.map(|at| Recovered {
                 recovered_at: at.to_rfc3339(),
                 recovered_by: row.recovered_by.clone(),
-                vendor_state: row.vendor_state.clone(),
+                vendor_state: row.vendor_state.map(DocState::as_str),
             }),
         }
     }

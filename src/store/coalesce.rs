@@ -312,7 +312,7 @@ mod tests {
             code: code.into(),
             vendor: None,
             vendor_code: None,
-            status: super::super::STATUS_PENDING.into(),
+            status: super::super::RowStatus::Pending,
             error_code: None,
             vendor_status: None,
             vendor_calls: 0,

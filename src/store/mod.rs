@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::model::{DocState, ErrorCode, Status};
+
 pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
 pub use self::pacing::Reservation;
@@ -239,10 +241,10 @@ pub struct AuditRow {
     pub vendor: Option<String>,
     /// The code sent to the vendor (prefix removed).
     pub vendor_code: Option<String>,
-    /// `pending`, `cancelled`, `already_cancelled` or `failed` (the store rejects others).
-    pub status: String,
-    /// The stable error code of SPEC 4, when not cancelled.
-    pub error_code: Option<String>,
+    /// `pending`, then the answered status.
+    pub status: RowStatus,
+    /// The stable error code, when not cancelled.
+    pub error_code: Option<ErrorCode>,
     /// The HTTP status of the vendor's last answer about this document.
     pub vendor_status: Option<u16>,
     /// How many cancel calls carried this document.
@@ -257,12 +259,40 @@ pub struct AuditRow {
     pub recovered_at: Option<Timestamp>,
     /// Who resolved it: `recovery:<instance>` or `retry:<request id>`.
     pub recovered_by: Option<String>,
-    /// The document's state at the vendor as that resolution read it (`DocState::as_str`).
-    pub vendor_state: Option<String>,
+    /// The document's state at the vendor as the last status read found it.
+    pub vendor_state: Option<DocState>,
 }
 
-/// The `status` of a row written before any vendor is called.
-pub const STATUS_PENDING: &str = "pending";
+/// An audit row's status: `pending` from before the first vendor call until its outcome is
+/// recorded, then the document's answered status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    /// A cancel may have been sent; no outcome is recorded yet.
+    Pending,
+    /// The answered status.
+    Done(Status),
+}
+
+impl RowStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done(status) => status.as_str(),
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn from_wire(name: &str) -> Option<Self> {
+        match name {
+            "pending" => Some(Self::Pending),
+            "cancelled" => Some(Self::Done(Status::Cancelled)),
+            "already_cancelled" => Some(Self::Done(Status::AlreadyCancelled)),
+            "failed" => Some(Self::Done(Status::Failed)),
+            _ => None,
+        }
+    }
+}
 
 /// Opens the store named by `url` and brings its schema up to date.
 ///

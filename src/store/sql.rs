@@ -5,7 +5,8 @@
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use super::{AuditRow, Begin, StoreError, Timestamp};
+use super::{AuditRow, Begin, RowStatus, StoreError, Timestamp};
+use crate::model::{DocState, ErrorCode};
 
 /// Every `audit_events` column `AuditRecord` reads, in its order.
 macro_rules! audit_columns {
@@ -243,14 +244,35 @@ impl TryFrom<AuditRecord> for AuditRow {
             code: record.code,
             vendor: record.vendor,
             vendor_code: record.vendor_code,
-            status: record.status,
-            error_code: record.error_code,
+            status: RowStatus::from_wire(&record.status).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "audit_events.status `{}` is unknown",
+                    record.status
+                ))
+            })?,
+            error_code: record
+                .error_code
+                .map(|code| {
+                    ErrorCode::from_wire(&code).ok_or_else(|| {
+                        StoreError::Corrupt(format!("audit_events.error_code `{code}` is unknown"))
+                    })
+                })
+                .transpose()?,
             notify_signers: record.notify_signers,
             error_message: record.error_message,
             outcome_unknown: record.outcome_unknown,
             recovered_at: record.recovered_at.map(Timestamp::from_millis),
             recovered_by: record.recovered_by,
-            vendor_state: record.vendor_state,
+            vendor_state: record
+                .vendor_state
+                .map(|state| {
+                    DocState::from_wire(&state).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "audit_events.vendor_state `{state}` is unknown"
+                        ))
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -280,7 +302,7 @@ where
             .push_bind(row.vendor.as_deref())
             .push_bind(row.vendor_code.as_deref())
             .push_bind(row.status.as_str())
-            .push_bind(row.error_code.as_deref())
+            .push_bind(row.error_code.map(ErrorCode::as_str))
             .push_bind(row.vendor_status.map(i64::from))
             .push_bind(i64::from(row.vendor_calls))
             .push_bind(row.notify_signers)
@@ -288,7 +310,7 @@ where
             .push_bind(row.outcome_unknown)
             .push_bind(row.recovered_at.map(Timestamp::as_millis))
             .push_bind(row.recovered_by.as_deref())
-            .push_bind(row.vendor_state.as_deref());
+            .push_bind(row.vendor_state.map(DocState::as_str));
     });
     builder
 }
@@ -447,7 +469,7 @@ macro_rules! pool_store {
                 for row in rows {
                     let updated = sqlx::query($crate::store::sql::FINISH_AUDIT)
                         .bind(row.status.as_str())
-                        .bind(row.error_code.as_deref())
+                        .bind(row.error_code.map($crate::model::ErrorCode::as_str))
                         .bind(row.finished_at.map($crate::store::Timestamp::as_millis))
                         .bind(row.vendor_status.map(i64::from))
                         .bind(i64::from(row.vendor_calls))
@@ -575,7 +597,7 @@ macro_rules! pool_store {
                 for row in rows {
                     written += sqlx::query($crate::store::sql::SETTLE_ROW)
                         .bind(row.status.as_str())
-                        .bind(row.error_code.as_deref())
+                        .bind(row.error_code.map($crate::model::ErrorCode::as_str))
                         .bind(row.error_message.as_deref())
                         .bind(row.finished_at.map($crate::store::Timestamp::as_millis))
                         .bind(row.vendor_status.map(i64::from))
@@ -583,7 +605,7 @@ macro_rules! pool_store {
                         .bind(row.outcome_unknown)
                         .bind(row.recovered_at.map($crate::store::Timestamp::as_millis))
                         .bind(row.recovered_by.as_deref())
-                        .bind(row.vendor_state.as_deref())
+                        .bind(row.vendor_state.map($crate::model::DocState::as_str))
                         .bind(row.attempt_id.as_str())
                         .bind(i64::from(row.position))
                         .bind(owner)

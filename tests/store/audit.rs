@@ -1,13 +1,14 @@
 //! Audit trail scenarios (SPEC 5.2): pending rows, outcomes, history, all-or-nothing batches.
 
-use signgate::store::{AuditRow, StoreError};
+use signgate::model::{ErrorCode, Status};
+use signgate::store::{AuditRow, RowStatus, StoreError};
 
 use crate::helpers::{at, pending, Harness};
 
 /// `row` as `finish` would record it: cancelled after one vendor call.
 fn cancelled(row: &AuditRow, finished_ms: u64) -> AuditRow {
     AuditRow {
-        status: "cancelled".to_owned(),
+        status: RowStatus::Done(Status::Cancelled),
         finished_at: Some(at(finished_ms)),
         vendor_status: Some(200),
         vendor_calls: 1,
@@ -31,8 +32,8 @@ pub(crate) async fn finished_rows_read_back_whole_newest_first(h: &Harness) {
         .await
         .expect("insert_pending");
     let done = cancelled(&first[0], 500);
-    failed.status = "failed".to_owned();
-    failed.error_code = Some("vendor_timeout".to_owned());
+    failed.status = RowStatus::Done(Status::Failed);
+    failed.error_code = Some(ErrorCode::VendorTimeout);
     failed.finished_at = Some(at(600));
     failed.vendor_calls = 3;
 
@@ -45,8 +46,8 @@ pub(crate) async fn finished_rows_read_back_whole_newest_first(h: &Harness) {
     assert_eq!(history, vec![later, done]);
     let auco = store.history("AUCO-1", 50).await.expect("history");
     assert_eq!(auco.len(), 1);
-    assert_eq!(auco[0].status, "failed");
-    assert_eq!(auco[0].error_code.as_deref(), Some("vendor_timeout"));
+    assert_eq!(auco[0].status, RowStatus::Done(Status::Failed));
+    assert_eq!(auco[0].error_code, Some(ErrorCode::VendorTimeout));
     assert_eq!((auco[0].vendor_status, auco[0].vendor_calls), (None, 3));
 }
 
@@ -154,26 +155,27 @@ pub(crate) async fn finish_with_an_unknown_row_updates_nothing(h: &Harness) {
     assert_eq!(store.history("DOC", 50).await.expect("history"), vec![row]);
 }
 
-pub(crate) async fn an_unknown_status_is_refused(h: &Harness) {
-    let store = h.store.as_ref();
-    let row = pending("req-1", 0, "DOC", at(0));
-    let mut odd = pending("req-2", 0, "DOC", at(0));
-    odd.status = "done".to_owned();
-    store
-        .insert_pending(std::slice::from_ref(&row))
-        .await
-        .expect("insert_pending");
-    let mut odd_outcome = cancelled(&row, 10);
-    odd_outcome.status = "maybe".to_owned();
+pub(crate) async fn an_unknown_status_is_refused_and_an_unknown_code_reads_as_corrupt(h: &Harness) {
+    const INSERT: &str = "INSERT INTO audit_events (attempt_id, request_id, position, \
+        received_at, email, message, code, status, error_code) VALUES";
 
-    let inserted = store.insert_pending(&[odd]).await;
-    let finished = store.finish(&[odd_outcome]).await;
+    let odd_status = h
+        .execute_raw(&format!(
+            "{INSERT} ('a-1', 'r-1', 0, 0, 'e', 'm', 'DOC', 'done', NULL)"
+        ))
+        .await;
+    h.execute_raw(&format!(
+        "{INSERT} ('a-2', 'r-2', 0, 0, 'e', 'm', 'DOC', 'failed', 'made_up')"
+    ))
+    .await
+    .expect("a known status with any code is accepted by the schema");
+    let history = h.store.history("DOC", 50).await;
 
+    assert!(odd_status.is_err(), "the schema refuses an unknown status");
     assert!(
-        inserted.is_err() && finished.is_err(),
-        "{inserted:?} {finished:?}"
+        matches!(history, Err(StoreError::Corrupt(_))),
+        "{history:?}"
     );
-    assert_eq!(store.history("DOC", 50).await.expect("history"), vec![row]);
 }
 
 pub(crate) async fn a_request_of_many_documents_is_recorded_whole(h: &Harness) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use signgate::store::{connect, AuditRow, Begin, Store, Timestamp, STATUS_PENDING};
+use signgate::store::{connect, AuditRow, Begin, RowStatus, Store, Timestamp};
 use tokio::sync::Barrier;
 
 use crate::scratch::Scratch;
@@ -81,7 +81,7 @@ pub fn pending(request_id: &str, position: u32, code: &str, received_at: Timesta
         code: code.to_owned(),
         vendor: Some("zapsign".to_owned()),
         vendor_code: Some(code.trim_start_matches("zapsign:").to_owned()),
-        status: STATUS_PENDING.to_owned(),
+        status: RowStatus::Pending,
         error_code: None,
         vendor_status: None,
         vendor_calls: 0,
@@ -125,6 +125,20 @@ impl Harness {
         connect(&self.scratch.url)
             .await
             .expect("a second pool on the test database")
+    }
+
+    /// Runs one SQL statement on the database directly, past the store's types.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        if self.scratch.url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.scratch.url).await?;
+            sqlx::query(sql).execute(&pool).await?;
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.scratch.url).await?;
+            sqlx::query(sql).execute(&pool).await?;
+            pool.close().await;
+        }
+        Ok(())
     }
 
     /// A store on the same database that can read but not write.

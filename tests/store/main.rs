@@ -65,7 +65,7 @@ on_both_stores!(
     audit::history_of_an_unknown_code_is_empty,
     audit::insert_pending_is_all_or_nothing,
     audit::finish_with_an_unknown_row_updates_nothing,
-    audit::an_unknown_status_is_refused,
+    audit::an_unknown_status_is_refused_and_an_unknown_code_reads_as_corrupt,
     audit::a_request_of_many_documents_is_recorded_whole,
     failures::a_closed_store_refuses_every_call,
     failures::a_read_only_store_refuses_writes_but_serves_reads,

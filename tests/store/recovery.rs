@@ -5,7 +5,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use signgate::store::{AuditRow, Begin, Completion, KeyHolder, Store, Timestamp, UnsettledClaim};
+use signgate::model::{DocState, ErrorCode, Status};
+use signgate::store::{
+    AuditRow, Begin, Completion, KeyHolder, RowStatus, Store, Timestamp, UnsettledClaim,
+};
 
 use crate::helpers::{at, attempt_at, begin, pending, Harness, STALE, T0, TTL};
 
@@ -44,7 +47,7 @@ pub(crate) async fn only_stale_unleased_rows_are_claimed_and_a_lease_lapses(h: &
     let old = vec![pending("old", 0, "A", at(0)), pending("old", 1, "B", at(0))];
     let fresh = pending("fresh", 0, "C", at(STALE_MS * 3));
     let mut done = pending("done", 0, "D", at(0));
-    done.status = "cancelled".to_owned();
+    done.status = RowStatus::Done(Status::Cancelled);
     done.finished_at = Some(at(10));
     for rows in [old.clone(), vec![fresh], vec![done]] {
         store.insert_pending(&rows).await.expect("insert_pending");
@@ -124,8 +127,8 @@ pub(crate) async fn concurrent_claims_from_two_pools_never_share_a_row(h: &Harne
 pub(crate) async fn unknown_outcomes_are_claimed_until_their_state_is_known(h: &Harness) {
     let store = h.store.as_ref();
     let mut unknown = pending("slow", 0, "U", at(0));
-    unknown.status = "failed".to_owned();
-    unknown.error_code = Some("vendor_timeout".to_owned());
+    unknown.status = RowStatus::Done(Status::Failed);
+    unknown.error_code = Some(ErrorCode::VendorTimeout);
     unknown.finished_at = Some(at(5));
     unknown.outcome_unknown = true;
     store
@@ -137,7 +140,7 @@ pub(crate) async fn unknown_outcomes_are_claimed_until_their_state_is_known(h: &
     let rows = claimed(store, "r-1", now).await;
     let mut known = rows[0].clone();
     known.outcome_unknown = false;
-    known.vendor_state = Some("cancelled".to_owned());
+    known.vendor_state = Some(DocState::Cancelled);
     known.recovered_at = Some(now);
     known.recovered_by = Some("r-1".to_owned());
     let written = store
@@ -166,7 +169,7 @@ pub(crate) async fn settle_writes_only_held_rows_and_completes_the_attempts_key(
         .expect("insert_pending");
     let now = at(STALE_MS + 1);
     let mut resolved = claimed(store, "r-1", now).await.remove(0);
-    resolved.status = "cancelled".to_owned();
+    resolved.status = RowStatus::Done(Status::Cancelled);
     resolved.finished_at = Some(now);
     resolved.recovered_at = Some(now);
     resolved.recovered_by = Some("r-1".to_owned());
@@ -214,8 +217,8 @@ pub(crate) async fn a_retry_that_takes_over_a_key_adopts_the_pending_rows_of_ear
         row.attempt_id = first.clone();
         row.idempotency_key = Some("k-adopt".to_owned());
     }
-    rows[1].status = "failed".to_owned();
-    rows[1].error_code = Some("unroutable".to_owned());
+    rows[1].status = RowStatus::Done(Status::Failed);
+    rows[1].error_code = Some(ErrorCode::Unroutable);
     rows[1].finished_at = Some(T0);
     store.insert_pending(&rows).await.expect("insert_pending");
     let later = at(STALE_MS + 1);
