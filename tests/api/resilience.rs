@@ -36,16 +36,24 @@ async fn a_cancel_answered_with_500_is_reconciled_by_status_read() {
     let app = spawn_app().await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(500))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
-    zapsign_status(&app.zapsign, "refused").await;
+    zapsign_status(app.vendor("zapsign"), "refused").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
     assert_eq!(
-        calls_to(&app.zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        1
+    );
+    assert_eq!(
+        calls_to(
+            app.vendor("zapsign"),
+            "GET",
+            &format!("/api/v1/docs/{TOKEN}/")
+        )
+        .await,
         1
     );
 }
@@ -55,14 +63,17 @@ async fn a_cancel_that_times_out_is_reconciled_by_status_read() {
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "300")]).await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
-    zapsign_status(&app.zapsign, "refused").await;
+    zapsign_status(app.vendor("zapsign"), "refused").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -71,20 +82,23 @@ async fn a_document_still_in_progress_is_re_sent_and_already_refused_then_counts
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(
             ResponseTemplate::new(403).set_body_json(json!({"code": "document_already_refused"})),
         )
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
-    zapsign_status(&app.zapsign, "pending").await;
+    zapsign_status(app.vendor("zapsign"), "pending").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -93,18 +107,21 @@ async fn a_429_with_retry_after_is_retried_once() {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let started = Instant::now();
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        2
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After was not honoured"
@@ -117,19 +134,27 @@ async fn a_503_is_retried_without_a_status_read() {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
     assert_eq!(
-        calls_to(&app.zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        2
+    );
+    assert_eq!(
+        calls_to(
+            app.vendor("zapsign"),
+            "GET",
+            &format!("/api/v1/docs/{TOKEN}/")
+        )
+        .await,
         0
     );
 }
@@ -139,14 +164,17 @@ async fn a_429_whose_wait_does_not_fit_the_deadline_is_not_retried() {
     let app = spawn_app().await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["error"]["code"], "vendor_rate_limited");
     assert_eq!(result(&answer)["error"]["retryable"], true);
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -154,9 +182,9 @@ async fn a_document_behind_a_failing_vendor_is_never_sent_more_than_max_attempts
     let app = spawn_app().await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(502))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
-    zapsign_status(&app.zapsign, "pending").await;
+    zapsign_status(app.vendor("zapsign"), "pending").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
@@ -164,7 +192,10 @@ async fn a_document_behind_a_failing_vendor_is_never_sent_more_than_max_attempts
     assert!(result(&answer)["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("unknown")));
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 3);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        3
+    );
 }
 
 #[tokio::test]
@@ -172,14 +203,17 @@ async fn a_signed_document_found_after_a_failure_is_not_re_sent() {
     let app = spawn_app().await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(500))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
-    zapsign_status(&app.zapsign, "signed").await;
+    zapsign_status(app.vendor("zapsign"), "signed").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["error"]["code"], "already_signed");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -187,7 +221,7 @@ async fn without_a_status_read_an_ambiguous_failure_is_reported_unknown_and_not_
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", "")]).await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(500))
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
 
     let answer = app.cancel_ok(&body_for(&["TR99AQMY31"])).await;
@@ -198,7 +232,7 @@ async fn without_a_status_read_an_ambiguous_failure_is_reported_unknown_and_not_
         .as_str()
         .is_some_and(|m| m.contains("unknown")));
     assert_eq!(
-        calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await,
+        calls_to(app.vendor("auco"), "POST", "/v1.5/ext/document/cancel").await,
         1
     );
 }
@@ -212,21 +246,21 @@ async fn an_auco_batch_rejected_with_400_is_re_sent_one_code_at_a_time() {
             json!({"codes": ["AUCO000001", "AUCO000003"]}),
         ))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"message": "INVALID_CODES"})))
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     cancel()
         .and(body_partial_json(json!({"codes": ["AUCO000001"]})))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     cancel()
         .and(body_partial_json(json!({"codes": ["AUCO000003"]})))
         .respond_with(
             ResponseTemplate::new(400).set_body_json(json!({"message": "DOCUMENT_NOT_FOUND"})),
         )
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
 
     let answer = app
@@ -239,7 +273,7 @@ async fn an_auco_batch_rejected_with_400_is_re_sent_one_code_at_a_time() {
         .as_str()
         .is_some_and(|m| m.contains("DOCUMENT_NOT_FOUND")));
     assert_eq!(
-        calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await,
+        calls_to(app.vendor("auco"), "POST", "/v1.5/ext/document/cancel").await,
         3
     );
 }
@@ -252,7 +286,7 @@ async fn auco_refusals_are_explained_by_status_reads() {
             "success": 0, "errors": {"cant": 3, "documents": ["AUCOSIGN01", "AUCODONE01", "AUCOLOST01"]}
         })))
         .expect(1)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     for (code, answer) in [
         (
@@ -271,10 +305,13 @@ async fn auco_refusals_are_explained_by_status_reads() {
         Mock::given(method("GET"))
             .and(path("/v1.5/ext/document"))
             .and(wiremock::matchers::query_param("code", code))
-            .and(wiremock::matchers::header("authorization", AUCO_PUBLIC_KEY))
+            .and(wiremock::matchers::header(
+                "authorization",
+                signgate::vendors::auco::conformance::PUBLIC_KEY,
+            ))
             .respond_with(answer)
             .expect(1)
-            .mount(&app.auco)
+            .mount(app.vendor("auco"))
             .await;
     }
 
@@ -300,20 +337,20 @@ async fn the_breaker_opens_fails_fast_and_closes_after_a_good_probe() {
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(500))
         .up_to_n_times(2)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     let body = body_for(&["TR99AQMY31"]);
 
     let first = app.cancel_ok(&body).await;
     let second = app.cancel_ok(&body).await;
     let open = app.cancel_ok(&body).await;
-    let calls_while_open = calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await;
+    let calls_while_open = calls_to(app.vendor("auco"), "POST", "/v1.5/ext/document/cancel").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let probe = app.cancel_ok(&body).await;
     let closed = app.cancel_ok(&body).await;
@@ -331,7 +368,7 @@ async fn the_breaker_opens_fails_fast_and_closes_after_a_good_probe() {
     assert_eq!(result(&probe)["status"], "cancelled");
     assert_eq!(result(&closed)["status"], "cancelled");
     assert_eq!(
-        calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await,
+        calls_to(app.vendor("auco"), "POST", "/v1.5/ext/document/cancel").await,
         4
     );
 }
@@ -341,14 +378,14 @@ async fn a_hung_vendor_does_not_delay_another_vendors_documents() {
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "5000")]).await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
         .expect(1)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
 
     let hung_body = body_for(&[TOKEN]);
@@ -379,7 +416,7 @@ async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_de
     .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     let tokens: Vec<String> = (1..=5)
         .map(|i| format!("0a1b2c3d-0000-4000-8000-00000000000{i}"))
@@ -407,7 +444,10 @@ async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_de
         "deadline_exceeded",
         "the limit holds across requests"
     );
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 3);
+    assert_eq!(
+        calls_to(app.vendor("zapsign"), "POST", "/api/v1/refuse/").await,
+        3
+    );
 }
 
 #[tokio::test]
@@ -421,7 +461,7 @@ async fn a_request_of_many_slow_documents_answers_within_its_deadline() {
     .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     let tokens: Vec<String> = (10..20)
         .map(|i| format!("0a1b2c3d-0000-4000-8000-0000000000{i}"))
@@ -455,7 +495,7 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
         .expect(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let slow_body = body_for(&[TOKEN]);
