@@ -150,14 +150,33 @@ mod tests {
 
     use serde_json::{json, Value};
     use tokio::time::Instant;
-    use wiremock::matchers::any;
+    use wiremock::matchers::{any, body_json, header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
     use crate::settings::Settings;
     use crate::vendors::auco::Auco;
+    use crate::vendors::http::USER_AGENT;
     use crate::vendors::testing::batch;
-    use crate::vendors::{Reply, UpstreamError, Vendor};
+    use crate::vendors::{CallContext, DocState, Reply, UpstreamError, Vendor};
+
+    /// An Auco adapter configured as test gateways configure it, against `server`.
+    fn auco_at(server: &MockServer) -> Auco {
+        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+        vars.extend(CONFORMANCE.vars(&server.uri()));
+        let settings = Settings::from_sources(None, None, vars.into_iter().collect());
+        Auco::new(&settings.expect("valid").vendors["auco"])
+    }
+
+    async fn cancel_document(auco: &Auco) -> Reply {
+        let codes = vec![DOCUMENT.to_owned()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        auco.cancel(&batch(&codes, deadline)).await.remove(0)
+    }
+
+    fn cancelled_template() -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}}))
+    }
 
     /// What one cancel answer becomes for a single code.
     async fn reply_to(status: u16, body: Value) -> Reply {
@@ -166,13 +185,50 @@ mod tests {
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
             .mount(&server)
             .await;
-        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
-        vars.extend(CONFORMANCE.vars(&server.uri()));
-        let settings = Settings::from_sources(None, None, vars.into_iter().collect());
-        let auco = Auco::new(&settings.expect("valid").vendors["auco"]);
-        let codes = vec![DOCUMENT.to_owned()];
-        let deadline = Instant::now() + Duration::from_secs(10);
-        auco.cancel(&batch(&codes, deadline)).await.remove(0)
+        cancel_document(&auco_at(&server)).await
+    }
+
+    #[tokio::test]
+    async fn a_cancel_posts_the_codes_with_the_bare_private_key_and_the_request_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1.5/ext/document/cancel"))
+            .and(header("authorization", PRIVATE_KEY))
+            .and(header("user-agent", USER_AGENT))
+            .and(header("x-request-id", "t"))
+            .and(body_json(
+                json!({"codes": [DOCUMENT], "message": "m", "email": "a@b.co"}),
+            ))
+            .respond_with(cancelled_template())
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let reply = cancel_document(&auco_at(&server)).await;
+
+        assert_eq!(reply.expect("an answer").outcome.error_code(), None);
+    }
+
+    #[tokio::test]
+    async fn a_status_read_gets_the_document_by_code_with_the_public_key() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1.5/ext/document"))
+            .and(query_param("code", DOCUMENT))
+            .and(header("authorization", PUBLIC_KEY))
+            .and(header("x-request-id", "t"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "REJECTED"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let ctx = CallContext {
+            request_id: "t",
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+
+        let state = auco_at(&server).status(DOCUMENT, &ctx).await;
+
+        assert_eq!(state, Ok(DocState::Cancelled));
     }
 
     #[tokio::test]

@@ -136,14 +136,29 @@ mod tests {
 
     use serde_json::{json, Value};
     use tokio::time::Instant;
-    use wiremock::matchers::any;
+    use wiremock::matchers::{any, body_json, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
     use crate::settings::Settings;
+    use crate::vendors::http::USER_AGENT;
     use crate::vendors::testing::batch;
     use crate::vendors::zapsign::ZapSign;
-    use crate::vendors::Vendor;
+    use crate::vendors::{CallContext, DocState, Reply, Vendor};
+
+    /// A ZapSign adapter configured as test gateways configure it, against `server`.
+    fn zapsign_at(server: &MockServer) -> ZapSign {
+        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+        vars.extend(CONFORMANCE.vars(&server.uri()));
+        let settings = Settings::from_sources(None, None, vars.into_iter().collect());
+        ZapSign::new(&settings.expect("valid").vendors["zapsign"])
+    }
+
+    async fn cancel_document(zapsign: &ZapSign) -> Reply {
+        let codes = vec![DOCUMENT.to_owned()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        zapsign.cancel(&batch(&codes, deadline)).await.remove(0)
+    }
 
     /// What one refuse answer becomes: its error code, or `None` for a cancel.
     async fn code_of(status: u16, body: Value) -> Option<ErrorCode> {
@@ -152,14 +167,56 @@ mod tests {
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
             .mount(&server)
             .await;
-        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
-        vars.extend(CONFORMANCE.vars(&server.uri()));
-        let settings = Settings::from_sources(None, None, vars.into_iter().collect());
-        let zapsign = ZapSign::new(&settings.expect("valid").vendors["zapsign"]);
-        let codes = vec![DOCUMENT.to_owned()];
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let reply = zapsign.cancel(&batch(&codes, deadline)).await.remove(0);
+        let reply = cancel_document(&zapsign_at(&server)).await;
         reply.expect("a definite answer").outcome.error_code()
+    }
+
+    #[tokio::test]
+    async fn a_refuse_posts_the_token_with_the_bearer_token_user_agent_and_request_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v1/refuse/"))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_TOKEN}").as_str(),
+            ))
+            .and(header("user-agent", USER_AGENT))
+            .and(header("x-request-id", "t"))
+            .and(body_json(json!({
+                "doc_token": DOCUMENT, "rejected_reason": "m", "notify_signer": true,
+            })))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let reply = cancel_document(&zapsign_at(&server)).await;
+
+        assert_eq!(reply.expect("an answer").outcome.error_code(), None);
+    }
+
+    #[tokio::test]
+    async fn a_status_read_gets_the_document_by_token_with_the_bearer_token() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/docs/{DOCUMENT}/").as_str()))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_TOKEN}").as_str(),
+            ))
+            .and(header("x-request-id", "t"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "refused"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let ctx = CallContext {
+            request_id: "t",
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+
+        let state = zapsign_at(&server).status(DOCUMENT, &ctx).await;
+
+        assert_eq!(state, Ok(DocState::Cancelled));
     }
 
     #[tokio::test]
