@@ -13,6 +13,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 
 pub mod auco;
+pub mod conformance;
 pub mod error;
 pub mod http;
 pub mod kind;

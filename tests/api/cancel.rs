@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use signgate::vendors::{auco, zapsign};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
@@ -20,7 +21,7 @@ async fn a_mixed_request_sends_exact_vendor_calls_and_merges_the_answers_in_orde
     let app = spawn_app().await;
     Mock::given(method("POST"))
         .and(path("/v1.5/ext/document/cancel"))
-        .and(header("authorization", AUCO_PRIVATE_KEY))
+        .and(header("authorization", auco::conformance::PRIVATE_KEY))
         .and(header(
             "user-agent",
             concat!("signgate/", env!("CARGO_PKG_VERSION")),
@@ -35,7 +36,7 @@ async fn a_mixed_request_sends_exact_vendor_calls_and_merges_the_answers_in_orde
             "success": 1, "errors": {"cant": 1, "documents": ["AUCO000002"]}
         })))
         .expect(1)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     for (token, answer) in [
         (
@@ -51,7 +52,7 @@ async fn a_mixed_request_sends_exact_vendor_calls_and_merges_the_answers_in_orde
             .and(path("/api/v1/refuse/"))
             .and(header(
                 "authorization",
-                format!("Bearer {ZAPSIGN_TOKEN}").as_str(),
+                format!("Bearer {}", zapsign::conformance::API_TOKEN).as_str(),
             ))
             .and(header(
                 "user-agent",
@@ -63,7 +64,7 @@ async fn a_mixed_request_sends_exact_vendor_calls_and_merges_the_answers_in_orde
             })))
             .respond_with(answer)
             .expect(1)
-            .mount(&app.zapsign)
+            .mount(app.vendor("zapsign"))
             .await;
     }
     let prefixed = format!("zapsign:{OPEN_UUID}");
@@ -121,7 +122,7 @@ async fn an_all_cancelled_answer_has_no_documents_list() {
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
         .expect(1)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
 
     let answer = app.cancel_ok(&body_for(&["TR99AQMY31"])).await;
@@ -136,7 +137,7 @@ async fn documents_of_a_vendor_without_credentials_fail_and_call_nobody() {
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
         .expect(0)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let answer = app.cancel_ok(&body_for(&[OPEN_UUID])).await;
@@ -154,7 +155,7 @@ async fn auco_codes_are_sent_in_batches_of_batch_size() {
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(EchoAuco)
         .expect(3)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     let codes = [
         "AUCO000001",
@@ -168,7 +169,7 @@ async fn auco_codes_are_sent_in_batches_of_batch_size() {
 
     assert_eq!(answer["success"], 5);
     let sizes: Vec<usize> = app
-        .auco
+        .vendor("auco")
         .received_requests()
         .await
         .expect("recorded")
@@ -190,7 +191,7 @@ async fn a_refused_connection_fails_only_that_vendors_documents() {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let answer = app.cancel_ok(&body_for(&["TR99AQMY31", OPEN_UUID])).await;
@@ -205,7 +206,7 @@ async fn concurrent_requests_each_get_their_own_answers() {
     let app = spawn_app().await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(EchoAuco)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
 
     let requests = (0..30).map(|i| {

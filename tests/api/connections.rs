@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 use crate::process::Gateway;
@@ -20,10 +20,9 @@ const BOUND: Duration = Duration::from_secs(10);
 const LIVEZ: &[u8] = b"GET /livez HTTP/1.1\r\nHost: signgate\r\n\r\n";
 
 /// A gateway process with these settings on top of the test defaults, and its mock vendors.
-async fn start(vars: &[(&str, &str)]) -> (Gateway, String, MockServer) {
-    let auco = MockServer::start().await;
-    let zapsign = MockServer::start().await;
-    let mut env = base_vars(&auco.uri(), &zapsign.uri());
+async fn start(vars: &[(&str, &str)]) -> (Gateway, String, MockVendors) {
+    let vendors = MockVendors::start().await;
+    let mut env = base_vars(&vendors);
     for (key, value) in vars {
         env.insert((*key).to_owned(), (*value).to_owned());
     }
@@ -33,7 +32,7 @@ async fn start(vars: &[(&str, &str)]) -> (Gateway, String, MockServer) {
         .as_str()
         .expect("address")
         .to_owned();
-    (gateway, address, zapsign)
+    (gateway, address, vendors)
 }
 
 /// Reads until the server closes the connection (end of file or reset) or `deadline` passes.
@@ -115,7 +114,7 @@ async fn connections_that_send_half_a_request_head_are_closed_by_the_server() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_not_the_header_one() {
-    let (mut gateway, address, _zapsign) = start(&[
+    let (mut gateway, address, _vendors) = start(&[
         ("SIGNGATE__SERVER__HEADER_READ_TIMEOUT_MS", "500"),
         ("SIGNGATE__SERVER__IDLE_TIMEOUT_MS", "2500"),
     ])
@@ -138,7 +137,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_not_the_
 
 #[tokio::test]
 async fn a_request_slower_than_the_idle_timeout_still_gets_its_answer() {
-    let (mut gateway, address, zapsign) = start(&[
+    let (mut gateway, address, vendors) = start(&[
         ("SIGNGATE__SERVER__HEADER_READ_TIMEOUT_MS", "500"),
         ("SIGNGATE__SERVER__IDLE_TIMEOUT_MS", "1000"),
     ])
@@ -146,7 +145,7 @@ async fn a_request_slower_than_the_idle_timeout_still_gets_its_answer() {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
         .expect(1)
-        .mount(&zapsign)
+        .mount(vendors.get("zapsign"))
         .await;
 
     let response = reqwest::Client::new()

@@ -52,7 +52,7 @@ async fn a_repeated_key_and_body_replay_the_stored_answer_without_a_vendor_call(
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     let body = body_for(&[TOKEN, "lower-case"]);
 
@@ -75,7 +75,7 @@ async fn a_key_reused_with_another_body_gets_422(store: &str) {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let first = send_with_key(&app, "order-43", &body_for(&[TOKEN])).await;
@@ -92,7 +92,7 @@ async fn a_key_still_in_use_gets_409(store: &str) {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
         .expect(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     let body = body_for(&[TOKEN]);
 
@@ -117,13 +117,13 @@ async fn every_document_leaves_an_audit_row_with_its_outcome(store: &str) {
     .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"success": 0, "errors": {"cant": 1, "documents": ["TR99AQMY31"]}}),
         ))
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
     let prefixed = format!("zapsign:{TOKEN}");
 
@@ -170,7 +170,7 @@ async fn a_store_that_cannot_be_written_gets_503_and_no_vendor_call(store: &str)
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(0)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     app.store.close().await;
 
@@ -193,13 +193,13 @@ async fn a_store_that_cannot_be_written_gets_503_and_no_vendor_call(store: &str)
 }
 
 async fn a_gateway_killed_mid_call_leaves_pending_rows_the_restarted_gateway_serves(store: &str) {
-    let auco = wiremock::MockServer::start().await;
-    let zapsign = wiremock::MockServer::start().await;
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
-    let mut vars = base_vars(&auco.uri(), &zapsign.uri());
+    let mut vars = base_vars(&vendors);
     vars.insert("SIGNGATE__STORE__URL".into(), store.to_owned());
     let vars: Vec<(String, String)> = vars.into_iter().collect();
     let mut gateway = Gateway::start(&vars);
@@ -259,7 +259,7 @@ async fn a_request_id_used_twice_leaves_two_attempts(store: &str) {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(2)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     let send = || {
         app.client
@@ -289,7 +289,7 @@ async fn a_request_id_used_twice_leaves_two_attempts(store: &str) {
 async fn two_replicas_sharing_a_store_never_run_one_key_twice(store: &str) {
     // Two gateways with their own pools and state, like two replicas, on one database.
     let first = spawn_app_with(&[("SIGNGATE__STORE__URL", store)]).await;
-    let zapsign = first.zapsign.uri();
+    let zapsign = first.vendor("zapsign").uri();
     let vendor = format!("{zapsign}/api/v1");
     let second = spawn_app_with(&[
         ("SIGNGATE__STORE__URL", store),
@@ -299,7 +299,7 @@ async fn two_replicas_sharing_a_store_never_run_one_key_twice(store: &str) {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
         .expect(1)
-        .mount(&first.zapsign)
+        .mount(first.vendor("zapsign"))
         .await;
     let body = body_for(&[TOKEN]);
 

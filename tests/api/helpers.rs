@@ -1,6 +1,7 @@
-//! `spawn_app()`: a gateway on a free port wired to one wiremock server per vendor.
+//! `spawn_app()`: a gateway on a free port wired to one wiremock server per vendor kind of
+//! `signgate::vendors::conformance::all()`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -8,47 +9,59 @@ use serde_json::{json, Value};
 use signgate::settings::Settings;
 use signgate::startup::Application;
 use signgate::store::Store;
+use signgate::vendors::conformance;
 use tokio::sync::oneshot;
 use wiremock::MockServer;
 
 pub const API_KEY: &str = "test-api-key-0001";
-pub const AUCO_PRIVATE_KEY: &str = "prk_test_private_0002";
-pub const AUCO_PUBLIC_KEY: &str = "puk_test_public_0003";
-pub const ZAPSIGN_TOKEN: &str = "zs-test-token-0004";
 pub const EMAIL: &str = "ops@example.com";
 pub const MESSAGE: &str = "Cancelación por error en cláusula II";
+
+/// One mock server per vendor kind of `conformance::all()`, by name.
+pub struct MockVendors(BTreeMap<&'static str, MockServer>);
+
+impl MockVendors {
+    /// Starts one mock server per kind.
+    pub async fn start() -> Self {
+        let mut servers = BTreeMap::new();
+        for kind in conformance::all() {
+            servers.insert(kind.name(), MockServer::start().await);
+        }
+        Self(servers)
+    }
+
+    /// The mock server of vendor `name`.
+    pub fn get(&self, name: &str) -> &MockServer {
+        self.0
+            .get(name)
+            .unwrap_or_else(|| panic!("no mock vendor named {name}"))
+    }
+}
 
 /// A running gateway and its mock vendors.
 pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
-    pub auco: MockServer,
-    pub zapsign: MockServer,
+    pub vendors: MockVendors,
     pub store: Arc<dyn Store>,
     _stop: oneshot::Sender<()>,
 }
 
-/// The variables every test app gets: the API key and every vendor credential.
-pub fn base_vars(auco: &str, zapsign: &str) -> HashMap<String, String> {
-    [
+/// The variables every test app gets: the API key, and each kind's base URL (on its mock
+/// server) and test credentials.
+pub fn base_vars(vendors: &MockVendors) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = [
         ("SIGNGATE__AUTH__API_KEY", API_KEY),
         ("SIGNGATE__SERVER__LISTEN", "127.0.0.1:0"),
         ("SIGNGATE__STORE__URL", "sqlite::memory:"),
-        ("SIGNGATE__VENDORS__AUCO__PRIVATE_KEY", AUCO_PRIVATE_KEY),
-        ("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", AUCO_PUBLIC_KEY),
-        (
-            "SIGNGATE__VENDORS__AUCO__BASE_URL",
-            &format!("{auco}/v1.5/ext"),
-        ),
-        ("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN", ZAPSIGN_TOKEN),
-        (
-            "SIGNGATE__VENDORS__ZAPSIGN__BASE_URL",
-            &format!("{zapsign}/api/v1"),
-        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    for kind in conformance::all() {
+        vars.extend(kind.vars(&vendors.get(kind.name()).uri()));
+    }
+    vars
 }
 
 /// A gateway with the default settings.
@@ -60,9 +73,8 @@ pub async fn spawn_app() -> TestApp {
 /// not touched); an empty value removes the variable.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     init_test_log();
-    let auco = MockServer::start().await;
-    let zapsign = MockServer::start().await;
-    let mut env = base_vars(&auco.uri(), &zapsign.uri());
+    let vendors = MockVendors::start().await;
+    let mut env = base_vars(&vendors);
     for (key, value) in vars {
         if value.is_empty() {
             env.remove(*key);
@@ -81,14 +93,18 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
-        auco,
-        zapsign,
+        vendors,
         store,
         _stop: stop,
     }
 }
 
 impl TestApp {
+    /// The mock server of vendor `name`.
+    pub fn vendor(&self, name: &str) -> &MockServer {
+        self.vendors.get(name)
+    }
+
     /// The gateway's URL for `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)

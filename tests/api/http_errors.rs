@@ -229,7 +229,7 @@ async fn metrics_expose_requests_documents_and_vendor_calls() {
     let app = spawn_app().await;
     wiremock::Mock::given(wiremock::matchers::path("/api/v1/refuse/"))
         .respond_with(wiremock::ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     app.cancel_ok(&body_for(&[
         "0a1b2c3d-0000-4000-8000-000000000001",

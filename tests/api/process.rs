@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -104,17 +104,17 @@ impl Gateway {
 #[tokio::test]
 async fn logs_hold_no_secret_email_or_message_and_sigterm_exits_zero() {
     // Arrange: one vendor rejects our credentials, the other accepts.
-    let auco = MockServer::start().await;
-    let zapsign = MockServer::start().await;
+    let vendors = MockVendors::start().await;
+    let (auco, zapsign) = (vendors.get("auco"), vendors.get("zapsign"));
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "UNAUTHORIZED"})))
-        .mount(&auco)
+        .mount(auco)
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
-    let vars: Vec<(String, String)> = base_vars(&auco.uri(), &zapsign.uri()).into_iter().collect();
+    let vars: Vec<(String, String)> = base_vars(&vendors).into_iter().collect();
     let mut gateway = Gateway::start(&vars);
     let listening = gateway.wait_for("signgate is listening.");
     let address = listening["address"]
@@ -165,15 +165,18 @@ async fn logs_hold_no_secret_email_or_message_and_sigterm_exits_zero() {
         "{finished}"
     );
     assert!(output.contains("Stop requested"), "{output}");
-    for secret in [
-        API_KEY,
-        AUCO_PRIVATE_KEY,
-        AUCO_PUBLIC_KEY,
-        ZAPSIGN_TOKEN,
-        EMAIL,
-        MESSAGE,
-        "wrong-key",
-    ] {
+    // Every vendor credential of the test gateway (every kind's variable but its base URL).
+    let credentials: Vec<String> = signgate::vendors::conformance::all()
+        .iter()
+        .flat_map(|kind| kind.vars(""))
+        .filter(|(key, _)| !key.ends_with("__BASE_URL"))
+        .map(|(_, value)| value)
+        .collect();
+    assert!(credentials.len() >= signgate::vendors::conformance::all().len());
+    for secret in [API_KEY, EMAIL, MESSAGE, "wrong-key"]
+        .into_iter()
+        .chain(credentials.iter().map(String::as_str))
+    {
         assert!(
             !output.contains(secret),
             "`{secret}` appears in the logs:\n{output}"
@@ -209,14 +212,14 @@ fn check_config_names_an_invalid_value() {
 
 #[tokio::test]
 async fn sigterm_mid_request_lets_the_request_finish_then_exits_zero() {
-    let auco = MockServer::start().await;
-    let zapsign = MockServer::start().await;
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
         .expect(1)
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
-    let vars: Vec<(String, String)> = base_vars(&auco.uri(), &zapsign.uri()).into_iter().collect();
+    let vars: Vec<(String, String)> = base_vars(&vendors).into_iter().collect();
     let mut gateway = Gateway::start(&vars);
     let address = gateway.wait_for("signgate is listening.")["address"]
         .as_str()

@@ -20,7 +20,7 @@ async fn the_request_after_the_burst_gets_429_with_retry_after_and_calls_no_vend
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(3)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     // Act: the burst, then one more.

@@ -29,8 +29,8 @@ on_both_stores!(
 );
 
 /// The variables of a gateway with a short deadline on `store`, wired to these mocks.
-fn vars(auco: &MockServer, zapsign: &MockServer, store: &str) -> Vec<(String, String)> {
-    let mut vars = base_vars(&auco.uri(), &zapsign.uri());
+fn vars(vendors: &MockVendors, store: &str) -> Vec<(String, String)> {
+    let mut vars = base_vars(vendors);
     for (key, value) in [
         ("SIGNGATE__STORE__URL", store),
         ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
@@ -162,12 +162,13 @@ async fn metric(address: &str, name: &str, labels: &[&str]) -> f64 {
 async fn a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_replays_it(
     store: &str,
 ) {
-    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
-    hanging_refuse().mount(&zapsign).await;
-    zapsign_status_is(&zapsign, "refused").await;
-    let vars = vars(&auco, &zapsign, store);
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
+    hanging_refuse().mount(zapsign).await;
+    zapsign_status_is(zapsign, "refused").await;
+    let vars = vars(&vendors, store);
     let body = body_for(&[TOKEN]);
-    crash_mid_call(&vars, &body, Some(KEY), &zapsign, "/api/v1/refuse/", 1).await;
+    crash_mid_call(&vars, &body, Some(KEY), zapsign, "/api/v1/refuse/", 1).await;
 
     let (mut restarted, address) = start(&vars);
     let row = recovered_row(&address, TOKEN).await;
@@ -195,7 +196,7 @@ async fn a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_repl
         "{row}"
     );
     assert_eq!(
-        calls_to(&zapsign, "/api/v1/refuse/").await,
+        calls_to(zapsign, "/api/v1/refuse/").await,
         1,
         "never re-sent"
     );
@@ -207,20 +208,21 @@ async fn a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_repl
 }
 
 async fn a_cancel_received_but_never_applied_is_sent_once_more_by_recovery(store: &str) {
-    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
-    hanging_refuse().up_to_n_times(1).mount(&zapsign).await;
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
+    hanging_refuse().up_to_n_times(1).mount(zapsign).await;
     Mock::given(method("POST"))
         .and(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
-    zapsign_status_is(&zapsign, "pending").await;
-    let vars = vars(&auco, &zapsign, store);
+    zapsign_status_is(zapsign, "pending").await;
+    let vars = vars(&vendors, store);
     crash_mid_call(
         &vars,
         &body_for(&[TOKEN]),
         None,
-        &zapsign,
+        zapsign,
         "/api/v1/refuse/",
         1,
     )
@@ -235,7 +237,7 @@ async fn a_cancel_received_but_never_applied_is_sent_once_more_by_recovery(store
     assert_eq!(row["vendor_calls"], 1, "{row}");
     assert_eq!(row["recovery"]["vendor_state"], Value::Null, "{row}");
     assert_eq!(
-        calls_to(&zapsign, "/api/v1/refuse/").await,
+        calls_to(zapsign, "/api/v1/refuse/").await,
         2,
         "the crashed call and exactly one re-send"
     );
@@ -243,12 +245,13 @@ async fn a_cancel_received_but_never_applied_is_sent_once_more_by_recovery(store
 }
 
 async fn a_keyed_retry_after_a_crash_reads_the_status_before_any_resend(store: &str) {
-    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
-    hanging_refuse().mount(&zapsign).await;
-    zapsign_status_is(&zapsign, "refused").await;
-    let vars = vars(&auco, &zapsign, store);
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
+    hanging_refuse().mount(zapsign).await;
+    zapsign_status_is(zapsign, "refused").await;
+    let vars = vars(&vendors, store);
     let body = body_for(&[TOKEN]);
-    crash_mid_call(&vars, &body, Some(KEY), &zapsign, "/api/v1/refuse/", 1).await;
+    crash_mid_call(&vars, &body, Some(KEY), zapsign, "/api/v1/refuse/", 1).await;
     // A gateway without the recovery loop, so that the retry, not a recovery, finds the
     // stale key: the request path alone must not re-send blindly.
     let address = serve_without_recovery(&vars).await;
@@ -266,7 +269,7 @@ async fn a_keyed_retry_after_a_crash_reads_the_status_before_any_resend(store: &
 
     assert_eq!(answer["results"][0]["status"], "cancelled", "{answer}");
     assert_eq!(
-        calls_to(&zapsign, "/api/v1/refuse/").await,
+        calls_to(zapsign, "/api/v1/refuse/").await,
         1,
         "never re-sent"
     );
@@ -282,20 +285,21 @@ async fn a_keyed_retry_after_a_crash_reads_the_status_before_any_resend(store: &
 }
 
 async fn without_a_status_read_an_interrupted_document_ends_interrupted(store: &str) {
-    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    let vendors = MockVendors::start().await;
+    let auco = vendors.get("auco");
     Mock::given(method("POST"))
         .and(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-        .mount(&auco)
+        .mount(auco)
         .await;
-    let mut vars = vars(&auco, &zapsign, store);
+    let mut vars = vars(&vendors, store);
     vars.retain(|(k, _)| k != "SIGNGATE__VENDORS__AUCO__PUBLIC_KEY");
     let body = body_for(&["TR99AQMY31"]);
     crash_mid_call(
         &vars,
         &body,
         Some(KEY),
-        &auco,
+        auco,
         "/v1.5/ext/document/cancel",
         1,
     )
@@ -324,7 +328,7 @@ async fn without_a_status_read_an_interrupted_document_ends_interrupted(store: &
             .is_some_and(|m| m.contains("unknown")),
         "{replay}"
     );
-    assert_eq!(calls_to(&auco, "/v1.5/ext/document/cancel").await, 1);
+    assert_eq!(calls_to(auco, "/v1.5/ext/document/cancel").await, 1);
     assert_eq!(code, Some(0), "{output}");
 }
 
@@ -354,27 +358,28 @@ async fn two_replicas_recover_each_interrupted_document_exactly_once() {
     else {
         return;
     };
-    let (auco, zapsign) = (MockServer::start().await, MockServer::start().await);
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
     let tokens: Vec<String> = (0..6)
         .map(|i| format!("0a1b2c3d-0000-4000-8000-00000000010{i}"))
         .collect();
-    hanging_refuse().up_to_n_times(6).mount(&zapsign).await;
+    hanging_refuse().up_to_n_times(6).mount(zapsign).await;
     Mock::given(method("POST"))
         .and(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "pending"})))
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
-    let vars = vars(&auco, &zapsign, &scratch.url);
+    let vars = vars(&vendors, &scratch.url);
     let codes: Vec<&str> = tokens.iter().map(String::as_str).collect();
     crash_mid_call(
         &vars,
         &body_for(&codes),
         None,
-        &zapsign,
+        zapsign,
         "/api/v1/refuse/",
         6,
     )
@@ -420,14 +425,14 @@ async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answ
     Mock::given(method("POST"))
         .and(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1_000)))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(500))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
-    zapsign_status_is(&app.zapsign, "refused").await;
+    zapsign_status_is(app.vendor("zapsign"), "refused").await;
     let body = body_for(&[TOKEN]);
     let send = || {
         app.client
@@ -456,5 +461,5 @@ async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answ
     assert_eq!(row["error_code"], "vendor_timeout", "{row}");
     assert_eq!(row["outcome_unknown"], false, "{row}");
     assert_eq!(replay, first, "the replay stays byte for byte");
-    assert_eq!(calls_to(&app.zapsign, "/api/v1/refuse/").await, 1);
+    assert_eq!(calls_to(app.vendor("zapsign"), "/api/v1/refuse/").await, 1);
 }

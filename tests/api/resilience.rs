@@ -34,18 +34,19 @@ fn result(answer: &Value) -> &Value {
 #[tokio::test]
 async fn a_cancel_answered_with_500_is_reconciled_by_status_read() {
     let app = spawn_app().await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(500))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
-    zapsign_status(&app.zapsign, "refused").await;
+    zapsign_status(zapsign, "refused").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 1);
     assert_eq!(
-        calls_to(&app.zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
+        calls_to(zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
         1
     );
 }
@@ -53,58 +54,61 @@ async fn a_cancel_answered_with_500_is_reconciled_by_status_read() {
 #[tokio::test]
 async fn a_cancel_that_times_out_is_reconciled_by_status_read() {
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "300")]).await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
-    zapsign_status(&app.zapsign, "refused").await;
+    zapsign_status(zapsign, "refused").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 1);
 }
 
 #[tokio::test]
 async fn a_document_still_in_progress_is_re_sent_and_already_refused_then_counts_as_ours() {
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "300")]).await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(
             ResponseTemplate::new(403).set_body_json(json!({"code": "document_already_refused"})),
         )
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
-    zapsign_status(&app.zapsign, "pending").await;
+    zapsign_status(zapsign, "pending").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 2);
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_retried_once() {
     let app = spawn_app().await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
 
     let started = Instant::now();
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 2);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After was not honoured"
@@ -114,22 +118,23 @@ async fn a_429_with_retry_after_is_retried_once() {
 #[tokio::test]
 async fn a_503_is_retried_without_a_status_read() {
     let app = spawn_app().await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["status"], "cancelled");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 2);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 2);
     assert_eq!(
-        calls_to(&app.zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
+        calls_to(zapsign, "GET", &format!("/api/v1/docs/{TOKEN}/")).await,
         0
     );
 }
@@ -137,26 +142,28 @@ async fn a_503_is_retried_without_a_status_read() {
 #[tokio::test]
 async fn a_429_whose_wait_does_not_fit_the_deadline_is_not_retried() {
     let app = spawn_app().await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["error"]["code"], "vendor_rate_limited");
     assert_eq!(result(&answer)["error"]["retryable"], true);
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 1);
 }
 
 #[tokio::test]
 async fn a_document_behind_a_failing_vendor_is_never_sent_more_than_max_attempts_times() {
     let app = spawn_app().await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(502))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
-    zapsign_status(&app.zapsign, "pending").await;
+    zapsign_status(zapsign, "pending").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
@@ -164,30 +171,32 @@ async fn a_document_behind_a_failing_vendor_is_never_sent_more_than_max_attempts
     assert!(result(&answer)["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("unknown")));
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 3);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 3);
 }
 
 #[tokio::test]
 async fn a_signed_document_found_after_a_failure_is_not_re_sent() {
     let app = spawn_app().await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(500))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
-    zapsign_status(&app.zapsign, "signed").await;
+    zapsign_status(zapsign, "signed").await;
 
     let answer = app.cancel_ok(&body_for(&[TOKEN])).await;
 
     assert_eq!(result(&answer)["error"]["code"], "already_signed");
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 1);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 1);
 }
 
 #[tokio::test]
 async fn without_a_status_read_an_ambiguous_failure_is_reported_unknown_and_not_re_sent() {
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", "")]).await;
+    let auco = app.vendor("auco");
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(500))
-        .mount(&app.auco)
+        .mount(auco)
         .await;
 
     let answer = app.cancel_ok(&body_for(&["TR99AQMY31"])).await;
@@ -197,36 +206,34 @@ async fn without_a_status_read_an_ambiguous_failure_is_reported_unknown_and_not_
     assert!(result(&answer)["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("unknown")));
-    assert_eq!(
-        calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await,
-        1
-    );
+    assert_eq!(calls_to(auco, "POST", "/v1.5/ext/document/cancel").await, 1);
 }
 
 #[tokio::test]
 async fn an_auco_batch_rejected_with_400_is_re_sent_one_code_at_a_time() {
     let app = spawn_app().await;
+    let auco = app.vendor("auco");
     let cancel = || Mock::given(path("/v1.5/ext/document/cancel"));
     cancel()
         .and(body_partial_json(
             json!({"codes": ["AUCO000001", "AUCO000003"]}),
         ))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"message": "INVALID_CODES"})))
-        .mount(&app.auco)
+        .mount(auco)
         .await;
     cancel()
         .and(body_partial_json(json!({"codes": ["AUCO000001"]})))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
-        .mount(&app.auco)
+        .mount(auco)
         .await;
     cancel()
         .and(body_partial_json(json!({"codes": ["AUCO000003"]})))
         .respond_with(
             ResponseTemplate::new(400).set_body_json(json!({"message": "DOCUMENT_NOT_FOUND"})),
         )
-        .mount(&app.auco)
+        .mount(auco)
         .await;
 
     let answer = app
@@ -238,21 +245,19 @@ async fn an_auco_batch_rejected_with_400_is_re_sent_one_code_at_a_time() {
     assert!(answer["results"][1]["error"]["message"]
         .as_str()
         .is_some_and(|m| m.contains("DOCUMENT_NOT_FOUND")));
-    assert_eq!(
-        calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await,
-        3
-    );
+    assert_eq!(calls_to(auco, "POST", "/v1.5/ext/document/cancel").await, 3);
 }
 
 #[tokio::test]
 async fn auco_refusals_are_explained_by_status_reads() {
     let app = spawn_app().await;
+    let auco = app.vendor("auco");
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "success": 0, "errors": {"cant": 3, "documents": ["AUCOSIGN01", "AUCODONE01", "AUCOLOST01"]}
         })))
         .expect(1)
-        .mount(&app.auco)
+        .mount(auco)
         .await;
     for (code, answer) in [
         (
@@ -271,10 +276,13 @@ async fn auco_refusals_are_explained_by_status_reads() {
         Mock::given(method("GET"))
             .and(path("/v1.5/ext/document"))
             .and(wiremock::matchers::query_param("code", code))
-            .and(wiremock::matchers::header("authorization", AUCO_PUBLIC_KEY))
+            .and(wiremock::matchers::header(
+                "authorization",
+                signgate::vendors::auco::conformance::PUBLIC_KEY,
+            ))
             .respond_with(answer)
             .expect(1)
-            .mount(&app.auco)
+            .mount(auco)
             .await;
     }
 
@@ -297,23 +305,24 @@ async fn the_breaker_opens_fails_fast_and_closes_after_a_good_probe() {
         ("SIGNGATE__VENDORS__AUCO__BREAKER_COOLDOWN_MS", "300"),
     ])
     .await;
+    let auco = app.vendor("auco");
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(ResponseTemplate::new(500))
         .up_to_n_times(2)
-        .mount(&app.auco)
+        .mount(auco)
         .await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
-        .mount(&app.auco)
+        .mount(auco)
         .await;
     let body = body_for(&["TR99AQMY31"]);
 
     let first = app.cancel_ok(&body).await;
     let second = app.cancel_ok(&body).await;
     let open = app.cancel_ok(&body).await;
-    let calls_while_open = calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await;
+    let calls_while_open = calls_to(auco, "POST", "/v1.5/ext/document/cancel").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let probe = app.cancel_ok(&body).await;
     let closed = app.cancel_ok(&body).await;
@@ -330,10 +339,7 @@ async fn the_breaker_opens_fails_fast_and_closes_after_a_good_probe() {
         .is_some_and(|m| m.contains("not calling")));
     assert_eq!(result(&probe)["status"], "cancelled");
     assert_eq!(result(&closed)["status"], "cancelled");
-    assert_eq!(
-        calls_to(&app.auco, "POST", "/v1.5/ext/document/cancel").await,
-        4
-    );
+    assert_eq!(calls_to(auco, "POST", "/v1.5/ext/document/cancel").await, 4);
 }
 
 #[tokio::test]
@@ -341,14 +347,14 @@ async fn a_hung_vendor_does_not_delay_another_vendors_documents() {
     let app = spawn_app_with(&[("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "5000")]).await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(4)))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     Mock::given(path("/v1.5/ext/document/cancel"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"success": 1, "errors": {"cant": 0}})),
         )
         .expect(1)
-        .mount(&app.auco)
+        .mount(app.vendor("auco"))
         .await;
 
     let hung_body = body_for(&[TOKEN]);
@@ -377,9 +383,10 @@ async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_de
         ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "3"),
     ])
     .await;
+    let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&app.zapsign)
+        .mount(zapsign)
         .await;
     let tokens: Vec<String> = (1..=5)
         .map(|i| format!("0a1b2c3d-0000-4000-8000-00000000000{i}"))
@@ -407,7 +414,7 @@ async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_de
         "deadline_exceeded",
         "the limit holds across requests"
     );
-    assert_eq!(calls_to(&app.zapsign, "POST", "/api/v1/refuse/").await, 3);
+    assert_eq!(calls_to(zapsign, "POST", "/api/v1/refuse/").await, 3);
 }
 
 #[tokio::test]
@@ -421,7 +428,7 @@ async fn a_request_of_many_slow_documents_answers_within_its_deadline() {
     .await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     let tokens: Vec<String> = (10..20)
         .map(|i| format!("0a1b2c3d-0000-4000-8000-0000000000{i}"))
@@ -455,7 +462,7 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
         .expect(1)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
 
     let slow_body = body_for(&[TOKEN]);

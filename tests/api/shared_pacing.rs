@@ -5,7 +5,7 @@
 use futures::future::join_all;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 use crate::process::Gateway;
@@ -37,14 +37,14 @@ async fn two_replicas_on_one_postgres_make_at_most_requests_per_minute_calls_tog
     else {
         return;
     };
-    let auco = MockServer::start().await;
-    let zapsign = MockServer::start().await;
+    let vendors = MockVendors::start().await;
+    let zapsign = vendors.get("zapsign");
     Mock::given(method("POST"))
         .and(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
-        .mount(&zapsign)
+        .mount(zapsign)
         .await;
-    let mut vars = base_vars(&auco.uri(), &zapsign.uri());
+    let mut vars = base_vars(&vendors);
     for (key, value) in [
         ("SIGNGATE__STORE__URL", scratch.url.as_str()),
         ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", "3000"),
@@ -121,7 +121,7 @@ async fn a_shared_limit_the_store_cannot_reserve_makes_no_call_and_fails_vendor_
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
         .expect(0)
-        .mount(&app.zapsign)
+        .mount(app.vendor("zapsign"))
         .await;
     // The audit trail still works; only the reservation statement fails.
     let admin = sqlx::PgPool::connect(&scratch.url).await.expect("connect");

@@ -3,6 +3,7 @@
 //! `README.md` beside it says what signgate sends and how it reads the answers.
 
 mod client;
+pub mod conformance;
 mod settings;
 
 use std::sync::Arc;

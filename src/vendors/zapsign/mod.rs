@@ -4,6 +4,7 @@
 //! signgate sends and how it reads the answers.
 
 mod client;
+pub mod conformance;
 mod settings;
 
 use std::sync::Arc;
