@@ -245,13 +245,12 @@ pub fn var(name: &str, key: &str) -> String {
     format!("SIGNGATE__VENDORS__{}__{key}", name.to_uppercase())
 }
 
-/// Every kind that runs the suite (and that test gateways configure): one line per kind.
-pub fn all() -> &'static [&'static dyn Conformance] {
-    static KINDS: &[&dyn Conformance] = &[
-        &crate::vendors::auco::conformance::CONFORMANCE,
-        &crate::vendors::zapsign::conformance::CONFORMANCE,
-    ];
-    KINDS
+/// Every kind that runs the suite (and that test gateways configure): every kind of `KINDS`.
+pub fn all() -> Vec<&'static dyn Conformance> {
+    crate::vendors::KINDS
+        .iter()
+        .map(|kind| kind.conformance())
+        .collect()
 }
 
 #[cfg(test)]

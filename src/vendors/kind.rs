@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::conformance::Conformance;
 use super::settings::{RateLimit, VendorSettings};
 use super::Vendor;
 use crate::settings::SettingsError;
@@ -26,6 +27,9 @@ pub trait Kind: Sync + 'static {
 
     /// Calls in flight to one vendor of this kind when `max_concurrency` is not set.
     fn default_max_concurrency(&self) -> usize;
+
+    /// Its answers to the shared conformance scenarios (test support).
+    fn conformance(&self) -> &'static dyn Conformance;
 
     /// Parses the kind's own keys (`table` holds only those) for the vendor `name`; errors
     /// name the key as `vendors.<name>.<key>`.

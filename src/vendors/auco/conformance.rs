@@ -23,7 +23,7 @@ pub const BASE_PATH: &str = "/v1.5/ext";
 #[derive(Debug)]
 pub struct AucoConformance;
 
-/// The one value `conformance::all()` lists.
+/// Its answers, handed to `conformance::all()` by `Kind::conformance`.
 pub static CONFORMANCE: AucoConformance = AucoConformance;
 
 const DOCUMENT: &str = "TR99AQMY31";

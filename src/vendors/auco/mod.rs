@@ -12,6 +12,7 @@ pub use client::Auco;
 pub use settings::AucoSettings;
 
 use crate::settings::SettingsError;
+use crate::vendors::conformance::Conformance;
 use crate::vendors::kind::{Kind, KindConfig};
 
 /// The `auco` kind.
@@ -41,6 +42,10 @@ impl Kind for AucoKind {
 
     fn default_max_concurrency(&self) -> usize {
         4
+    }
+
+    fn conformance(&self) -> &'static dyn Conformance {
+        &conformance::CONFORMANCE
     }
 
     fn config(

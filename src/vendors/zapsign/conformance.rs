@@ -21,7 +21,7 @@ pub const BASE_PATH: &str = "/api/v1";
 #[derive(Debug)]
 pub struct ZapSignConformance;
 
-/// The one value `conformance::all()` lists.
+/// Its answers, handed to `conformance::all()` by `Kind::conformance`.
 pub static CONFORMANCE: ZapSignConformance = ZapSignConformance;
 
 const DOCUMENT: &str = "0a1b2c3d-0000-4000-8000-0000000000c0";

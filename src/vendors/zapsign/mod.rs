@@ -13,6 +13,7 @@ pub use client::ZapSign;
 pub use settings::ZapSignSettings;
 
 use crate::settings::SettingsError;
+use crate::vendors::conformance::Conformance;
 use crate::vendors::kind::{Kind, KindConfig};
 
 /// The `zapsign` kind.
@@ -42,6 +43,10 @@ impl Kind for ZapSignKind {
 
     fn default_max_concurrency(&self) -> usize {
         8
+    }
+
+    fn conformance(&self) -> &'static dyn Conformance {
+        &conformance::CONFORMANCE
     }
 
     fn config(
