@@ -84,7 +84,7 @@ impl Plan {
 }
 
 /// The middleware: `from_fn_with_state((simulator, endpoint), apply)`.
-pub(super) async fn apply(
+pub(crate) async fn apply(
     State((sim, endpoint)): State<(Simulator, Endpoint)>,
     request: Request,
     next: Next,

@@ -16,17 +16,15 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-mod auco;
 mod config;
-mod faults;
+pub(crate) mod faults;
 mod net;
 mod seed;
-mod zapsign;
 
-pub use auco::AucoState;
+pub use crate::vendors::auco::simulator::AucoState;
+pub use crate::vendors::zapsign::simulator::ZapSignState;
 pub use config::{parse_share, Faults, Latency, SimConfig};
 pub use seed::{describe_demo_documents, DEMO_AUCO, DEMO_ZAPSIGN};
-pub use zapsign::ZapSignState;
 
 use net::{Conn, SimListener};
 
@@ -81,19 +79,19 @@ impl Endpoint {
 /// The simulator: configuration, document state and call counts, shared by every clone.
 #[derive(Debug, Clone)]
 pub struct Simulator {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     config: RwLock<SimConfig>,
-    auco: Mutex<HashMap<String, AucoState>>,
-    zapsign: Mutex<HashMap<String, ZapSignState>>,
-    throttle: Mutex<zapsign::Throttle>,
+    pub(crate) auco: Mutex<HashMap<String, AucoState>>,
+    pub(crate) zapsign: Mutex<HashMap<String, ZapSignState>>,
+    pub(crate) throttle: Mutex<crate::vendors::zapsign::simulator::Throttle>,
     calls: [AtomicU64; 4],
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a map half-updated: keep serving.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -155,8 +153,14 @@ impl Simulator {
     /// Both vendors' APIs under their prefixes.
     pub fn router(&self) -> Router {
         Router::new()
-            .nest(AUCO_PREFIX, auco::router(self.clone()))
-            .nest(ZAPSIGN_PREFIX, zapsign::router(self.clone()))
+            .nest(
+                AUCO_PREFIX,
+                crate::vendors::auco::simulator::router(self.clone()),
+            )
+            .nest(
+                ZAPSIGN_PREFIX,
+                crate::vendors::zapsign::simulator::router(self.clone()),
+            )
     }
 
     /// Binds `addr` (port 0 picks a free port) and serves in the background until the task is
@@ -213,7 +217,7 @@ impl Simulator {
         )
     }
 
-    fn count(&self, endpoint: Endpoint) {
+    pub(crate) fn count(&self, endpoint: Endpoint) {
         self.inner.calls[endpoint.index()].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -248,4 +252,4 @@ pub fn zapsign_base_url(addr: SocketAddr) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,11 +9,8 @@ use tokio::task::JoinHandle;
 
 use super::*;
 
-mod auco;
-mod zapsign;
-
 /// A simulator served on a free loopback port, stopped when dropped.
-pub(super) struct TestSim {
+pub(crate) struct TestSim {
     /// The simulator, to seed and inspect.
     pub sim: Simulator,
     /// Where it listens.
@@ -88,7 +85,7 @@ impl TestSim {
 }
 
 /// Sends and reads the answer as JSON (`null` when it is not JSON).
-pub(super) async fn read(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+pub(crate) async fn read(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
     let body = response.json().await.unwrap_or(Value::Null);

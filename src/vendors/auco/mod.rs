@@ -2,5 +2,6 @@
 //! Docs: <https://docs.auco.ai> (API v1.5). Everything that knows Auco lives in this folder.
 
 mod client;
+pub mod simulator;
 
 pub use client::Auco;

@@ -3,5 +3,6 @@
 //! Everything that knows ZapSign lives in this folder.
 
 mod client;
+pub mod simulator;
 
 pub use client::ZapSign;

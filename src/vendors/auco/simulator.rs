@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{faults, lock, Endpoint, Simulator};
+use crate::simulator::{faults, lock, Endpoint, Simulator};
 
 /// An Auco document's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl AucoState {
 }
 
 /// `/document/cancel` and `/document`, each behind the fault layer.
-pub(super) fn router(sim: Simulator) -> Router {
+pub(crate) fn router(sim: Simulator) -> Router {
     let faulty = |endpoint| from_fn_with_state((sim.clone(), endpoint), faults::apply);
     Router::new()
         .route(
@@ -152,3 +152,6 @@ fn parse_cancel(body: &[u8]) -> Result<Vec<String>, &'static str> {
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,11 @@
 //! The simulated Auco answers every case SPEC 3.1 documents.
 
-use super::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::AucoState;
+use crate::simulator::tests::{read, TestSim};
+use crate::simulator::SimConfig;
 
 #[tokio::test]
 async fn cancel_cancels_open_documents_and_omits_documents_when_none_failed() {

@@ -1,6 +1,13 @@
 //! The simulated ZapSign answers every case SPEC 3.2 documents, in its varied body shapes.
 
-use super::*;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::{Throttle, ZapSignState};
+use crate::simulator::tests::{read, TestSim};
+use crate::simulator::SimConfig;
 
 const PENDING: &str = "0a1b2c3d-0000-4000-8000-000000000001";
 const REFUSED: &str = "0a1b2c3d-0000-4000-8000-000000000101";
@@ -201,4 +208,29 @@ async fn calls_beyond_the_limit_in_one_minute_answer_429_until_the_window_ends()
         response.json::<Value>().await.unwrap(),
         json!({"detail": "Request was throttled."})
     );
+}
+
+#[test]
+fn the_limit_holds_per_fixed_window_and_retry_after_points_at_its_end() {
+    let mut throttle = Throttle::default();
+    let at = |secs| Duration::from_secs(secs);
+    assert_eq!(throttle.admit("t", 2, at(120)), Ok(()));
+    assert_eq!(throttle.admit("t", 2, at(150)), Ok(()));
+    assert_eq!(throttle.admit("t", 2, at(165)), Err(15));
+    assert_eq!(throttle.admit("other", 2, at(165)), Ok(()));
+    assert_eq!(throttle.admit("t", 2, at(179)), Err(1));
+    assert_eq!(throttle.admit("t", 2, at(180)), Ok(()));
+}
+
+#[test]
+fn refused_calls_do_not_count_against_the_limit() {
+    let mut throttle = Throttle::default();
+    let now = Duration::from_secs(60);
+    assert!(throttle.admit("t", 1, now).is_ok());
+    for _ in 0..5 {
+        assert!(throttle.admit("t", 1, now).is_err());
+    }
+    assert!(throttle
+        .admit("t", 1, now + Duration::from_secs(60))
+        .is_ok());
 }
