@@ -2,19 +2,89 @@
 //! `User-Agent`, a fixed-window rate limit per token, and deliberately varied error bodies
 //! (`detail`, `error`, `code`), as the real vendor sends. Docs: <https://docs.zapsign.com.br>.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::any::Any;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::simulator::{faults, lock, Endpoint, Simulator};
+use crate::simulator::{lock, Documents, Endpoint, SimConfig, SimVendor, Simulator, VendorOptions};
+
+mod throttle;
+
+use throttle::Throttle;
+
+/// The simulated ZapSign, as listed in `simulator::vendors()`.
+pub static SIM: ZapSignSim = ZapSignSim;
+
+/// The API token the simulator accepts, sent as `Authorization: Bearer <token>`.
+pub const TOKEN: &str = "sim-token";
+
+/// ZapSign's limit per token in each fixed one-minute window, unless the
+/// `requests_per_minute` option says otherwise.
+pub const REQUESTS_PER_MINUTE: u32 = 500;
+
+/// `POST /refuse/`, counted as `("zapsign", "refuse")`.
+pub const REFUSE: Endpoint = Endpoint {
+    name: "refuse",
+    cancels: true,
+};
+/// `GET /docs/{token}/`, counted as `("zapsign", "status")`.
+pub const STATUS: Endpoint = Endpoint {
+    name: "status",
+    cancels: false,
+};
+
+/// The demo documents `seed_demo` creates (tokens are UUIDs; the last group tells the
+/// state: `00000000000N` pending, `0000000001..` refused, `0000000002..` signed,
+/// `0000000003..` not allowed).
+pub const DEMO: [(&str, ZapSignState); 8] = [
+    (
+        "0a1b2c3d-0000-4000-8000-000000000001",
+        ZapSignState::Pending,
+    ),
+    (
+        "0a1b2c3d-0000-4000-8000-000000000002",
+        ZapSignState::Pending,
+    ),
+    (
+        "0a1b2c3d-0000-4000-8000-000000000003",
+        ZapSignState::Pending,
+    ),
+    (
+        "0a1b2c3d-0000-4000-8000-000000000004",
+        ZapSignState::Pending,
+    ),
+    (
+        "0a1b2c3d-0000-4000-8000-000000000005",
+        ZapSignState::Pending,
+    ),
+    (
+        "0a1b2c3d-0000-4000-8000-000000000101",
+        ZapSignState::Refused,
+    ),
+    ("0a1b2c3d-0000-4000-8000-000000000201", ZapSignState::Signed),
+    (
+        "0a1b2c3d-0000-4000-8000-000000000301",
+        ZapSignState::NotAllowed,
+    ),
+];
+
+/// Creates or overwrites a ZapSign document on `sim`.
+pub fn seed(sim: &Simulator, token: &str, state: ZapSignState) {
+    own(sim).docs.insert(token, state);
+}
+
+/// A ZapSign document's state on `sim`, if the simulator knows it.
+pub fn state(sim: &Simulator, token: &str) -> Option<ZapSignState> {
+    own(sim).docs.get(token)
+}
 
 /// A ZapSign document's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,19 +110,112 @@ impl ZapSignState {
     }
 }
 
-/// `/refuse/` and `/docs/{token}/`, each behind the fault layer.
-pub(crate) fn router(sim: Simulator) -> Router {
-    let faulty = |endpoint| from_fn_with_state((sim.clone(), endpoint), faults::apply);
-    Router::new()
-        .route(
-            "/refuse/",
-            post(refuse).layer(faulty(Endpoint::ZapSignRefuse)),
-        )
-        .route(
-            "/docs/{token}/",
-            get(status).layer(faulty(Endpoint::ZapSignStatus)),
-        )
-        .with_state(sim)
+/// The simulated ZapSign: see `SimVendor`.
+#[derive(Debug)]
+pub struct ZapSignSim;
+
+impl SimVendor for ZapSignSim {
+    fn name(&self) -> &'static str {
+        "zapsign"
+    }
+
+    fn prefix(&self) -> &'static str {
+        "/zapsign/api/v1"
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[REFUSE, STATUS]
+    }
+
+    /// `/refuse/` and `/docs/{token}/`, each behind the fault layer.
+    fn router(&self, sim: &Simulator) -> Router {
+        Router::new()
+            .route("/refuse/", sim.faulty(&SIM, REFUSE, post(refuse)))
+            .route("/docs/{token}/", sim.faulty(&SIM, STATUS, get(status)))
+            .with_state(sim.clone())
+    }
+
+    fn check_options(&self, options: &VendorOptions) -> Result<(), String> {
+        requests_per_minute(options).map(drop)
+    }
+
+    fn new_state(&self, config: &SimConfig) -> Box<dyn Any + Send + Sync> {
+        let options = config.vendor_options(self.name());
+        Box::new(Own {
+            docs: Documents::default(),
+            throttle: Mutex::default(),
+            requests_per_minute: requests_per_minute(options).unwrap_or(REQUESTS_PER_MINUTE),
+        })
+    }
+
+    /// ZapSign's own throttling and server errors carry a `detail`.
+    fn error_body(&self, text: &str) -> Value {
+        json!({ "detail": text })
+    }
+
+    fn credentials(&self) -> &'static [(&'static str, &'static str)] {
+        &[("api_token", TOKEN)]
+    }
+
+    fn describe(&self, sim: &Simulator) -> Vec<String> {
+        let limit = own(sim).requests_per_minute;
+        vec![format!(
+            "Authorization: Bearer {TOKEN} (at most {limit} calls a minute)"
+        )]
+    }
+
+    fn seed_demo(&self, sim: &Simulator) {
+        for (token, state) in DEMO {
+            seed(sim, token, state);
+        }
+    }
+
+    /// One row per token: UUIDs do not fit several on a line.
+    fn describe_demo(&self) -> Vec<(&'static str, String)> {
+        let labels = [
+            (ZapSignState::Pending, "pending"),
+            (ZapSignState::Refused, "already refused"),
+            (ZapSignState::Signed, "signed"),
+            (ZapSignState::NotAllowed, "refuse not allowed"),
+        ];
+        labels
+            .into_iter()
+            .flat_map(|(state, label)| {
+                DEMO.iter()
+                    .filter(move |(_, s)| *s == state)
+                    .map(move |(token, _)| (label, (*token).to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// ZapSign's state on one simulator.
+struct Own {
+    docs: Documents<ZapSignState>,
+    throttle: Mutex<Throttle>,
+    requests_per_minute: u32,
+}
+
+/// The one option (`SimConfig::set_option("zapsign", …)`): `requests_per_minute`, the limit
+/// per token in each fixed one-minute window.
+fn requests_per_minute(options: &VendorOptions) -> Result<u32, String> {
+    let mut limit = REQUESTS_PER_MINUTE;
+    for (name, value) in options {
+        match name.as_str() {
+            "requests_per_minute" => {
+                limit = value.parse().map_err(|_| {
+                    format!("zapsign.requests_per_minute: `{value}` is not a whole number")
+                })?;
+            }
+            other => return Err(format!("the simulated ZapSign has no option `{other}`")),
+        }
+    }
+    Ok(limit)
+}
+
+fn own(sim: &Simulator) -> &Own {
+    sim.state(SIM.name())
+        .expect("the simulator builds ZapSign's state from simulator::vendors()")
 }
 
 /// `POST /refuse/`: `{"doc_token", "rejected_reason", "notify_signer"}`.
@@ -81,8 +244,8 @@ async fn refuse(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -
             json!({ "error": "missing_rejected_reason" }),
         );
     }
-    let unknown_in_progress = sim.config().unknown_in_progress;
-    let mut docs = lock(&sim.inner.zapsign);
+    let unknown_in_progress = sim.unknown_in_progress();
+    let mut docs = own(&sim).docs.lock();
     let state = docs
         .get(token)
         .copied()
@@ -123,10 +286,7 @@ async fn status(
     if let Some(refusal) = refusal(&sim, &headers) {
         return refusal;
     }
-    let state = sim.zapsign_state(&token).or(sim
-        .config()
-        .unknown_in_progress
-        .then_some(ZapSignState::Pending));
+    let state = state(&sim, &token).or(sim.unknown_in_progress().then_some(ZapSignState::Pending));
     match state {
         Some(state) => answer(
             StatusCode::OK,
@@ -148,12 +308,11 @@ fn refusal(sim: &Simulator, headers: &HeaderMap) -> Option<Response> {
             json!({ "detail": "User-Agent header is required" }),
         ));
     }
-    let config = sim.config();
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .filter(|token| *token == config.zapsign_token);
+        .filter(|token| *token == TOKEN);
     let Some(token) = token else {
         return Some(answer(
             StatusCode::UNAUTHORIZED,
@@ -163,7 +322,8 @@ fn refusal(sim: &Simulator, headers: &HeaderMap) -> Option<Response> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let admitted = lock(&sim.inner.throttle).admit(token, config.zapsign_requests_per_minute, now);
+    let own = own(sim);
+    let admitted = lock(&own.throttle).admit(token, own.requests_per_minute, now);
     admitted.err().map(|retry_after| {
         let mut response = answer(
             StatusCode::TOO_MANY_REQUESTS,
@@ -182,33 +342,6 @@ fn not_found() -> Response {
 
 fn answer(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
-}
-
-/// ZapSign's rate limit: at most N calls per token in each fixed one-minute window
-/// (window = whole minutes since the epoch).
-#[derive(Debug, Default)]
-pub(crate) struct Throttle {
-    windows: HashMap<String, (u64, u32)>,
-}
-
-impl Throttle {
-    const WINDOW_SECS: u64 = 60;
-
-    /// Counts a call at `now` (since the epoch); beyond `limit` in this window, returns the
-    /// seconds until the window ends (at least 1), for `Retry-After`.
-    pub(crate) fn admit(&mut self, token: &str, limit: u32, now: Duration) -> Result<(), u64> {
-        let window = now.as_secs() / Self::WINDOW_SECS;
-        let entry = self.windows.entry(token.to_owned()).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
-        }
-        if entry.1 >= limit {
-            let ends = (window + 1) * Self::WINDOW_SECS;
-            return Err(ends.saturating_sub(now.as_secs()).max(1));
-        }
-        entry.1 += 1;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
