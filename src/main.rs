@@ -166,7 +166,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     for (vendor, name, value) in &options {
         config
             .set_option(vendor, name, value)
-            .map_err(|e| anyhow::anyhow!("--vendor-option {vendor}.{name}={value}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("simulator option {vendor}.{name}={value}: {e}"))?;
     }
     let simulator = Simulator::new(config);
     if !args.no_seed {

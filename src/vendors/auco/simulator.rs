@@ -180,9 +180,9 @@ impl Options {
         for (name, value) in options {
             match name.as_str() {
                 "batch_400_on_unknown" => {
-                    read.batch_400_on_unknown = value.parse().map_err(|_| {
-                        format!("auco.batch_400_on_unknown: `{value}` is not true or false")
-                    })?;
+                    read.batch_400_on_unknown = value
+                        .parse()
+                        .map_err(|_| format!("`{value}` is not true or false"))?;
                 }
                 other => return Err(format!("the simulated Auco has no option `{other}`")),
             }

@@ -203,9 +203,9 @@ fn requests_per_minute(options: &VendorOptions) -> Result<u32, String> {
     for (name, value) in options {
         match name.as_str() {
             "requests_per_minute" => {
-                limit = value.parse().map_err(|_| {
-                    format!("zapsign.requests_per_minute: `{value}` is not a whole number")
-                })?;
+                limit = value
+                    .parse()
+                    .map_err(|_| format!("`{value}` is not a whole number"))?;
             }
             other => return Err(format!("the simulated ZapSign has no option `{other}`")),
         }
