@@ -150,28 +150,21 @@ pub fn requests() -> Vec<DemoRequest> {
 /// The gateway's settings for the demo: the defaults, vendors pointed at the simulator at
 /// `simulator` with its credentials, an in-memory store and quiet, readable logs.
 pub fn settings(listen: SocketAddr, simulator: SocketAddr) -> anyhow::Result<Settings> {
-    let sim = SimConfig::default();
-    let overlay = format!(
+    let mut overlay = format!(
         "[server]\nlisten = \"{listen}\"\nshutdown_grace_ms = 5000\n\
          [store]\nurl = \"sqlite::memory:\"\n\
-         [log]\nformat = \"pretty\"\nlevel = \"warn\"\n\
-         [vendors.auco]\nbase_url = \"{}\"\n\
-         [vendors.zapsign]\nbase_url = \"{}\"\n",
-        simulator::auco_base_url(simulator),
-        simulator::zapsign_base_url(simulator),
+         [log]\nformat = \"pretty\"\nlevel = \"warn\"\n"
     );
-    let env: HashMap<String, String> = [
-        ("SIGNGATE__AUTH__API_KEY", API_KEY),
-        (
-            "SIGNGATE__VENDORS__AUCO__PRIVATE_KEY",
-            &sim.auco_private_key,
-        ),
-        ("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", &sim.auco_public_key),
-        ("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN", &sim.zapsign_token),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let mut env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), API_KEY.to_owned())]);
+    for vendor in simulator::vendors() {
+        let name = vendor.name();
+        let base_url = vendor.base_url(simulator);
+        overlay.push_str(&format!("[vendors.{name}]\nbase_url = \"{base_url}\"\n"));
+        for (key, value) in vendor.credentials() {
+            let var = format!("SIGNGATE__VENDORS__{name}__{key}").to_uppercase();
+            env.insert(var, (*value).to_owned());
+        }
+    }
     Ok(Settings::from_sources(None, Some(&overlay), env)?)
 }
 
@@ -285,13 +278,17 @@ mod tests {
     }
 
     #[test]
-    fn the_demo_settings_point_both_vendors_at_the_simulator() {
+    fn the_demo_settings_point_every_vendor_at_the_simulator_with_its_credentials() {
         let sim: SocketAddr = "127.0.0.1:9999".parse().unwrap();
         let settings = settings("127.0.0.1:0".parse().unwrap(), sim).unwrap();
         assert!(settings.vendors["auco"]
             .base_url
             .starts_with("http://127.0.0.1:9999/auco"));
-        assert!(settings.vendors["zapsign"].has_credentials());
+        for vendor in simulator::vendors() {
+            let configured = &settings.vendors[vendor.name()];
+            assert_eq!(configured.base_url, vendor.base_url(sim));
+            assert!(configured.has_credentials(), "{}", vendor.name());
+        }
         assert_eq!(settings.store.url, "sqlite::memory:");
     }
 }

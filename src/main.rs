@@ -84,12 +84,17 @@ struct SimulateArgs {
     /// Treat unknown codes and tokens as documents in progress (for load tests).
     #[arg(long)]
     unknown_in_progress: bool,
-    /// Auco answers 400 for a whole batch when any code in it is unknown.
+    /// Auco answers 400 for a whole batch when any code in it is unknown (the same as
+    /// `--vendor-option auco.batch_400_on_unknown=true`).
     #[arg(long)]
     auco_batch_400_on_unknown: bool,
-    /// ZapSign's rate limit per token and fixed one-minute window.
-    #[arg(long, default_value_t = 500)]
-    zapsign_requests_per_minute: u32,
+    /// ZapSign's rate limit per token and fixed one-minute window (the same as
+    /// `--vendor-option zapsign.requests_per_minute=N`).
+    #[arg(long)]
+    zapsign_requests_per_minute: Option<u32>,
+    /// A simulated vendor's own option, as VENDOR.NAME=VALUE (repeatable).
+    #[arg(long, value_name = "VENDOR.NAME=VALUE", value_parser = parse_vendor_option)]
+    vendor_option: Vec<(String, String, String)>,
     /// Start without the demo documents.
     #[arg(long)]
     no_seed: bool,
@@ -133,24 +138,37 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
-    let simulator = Simulator::new(SimConfig {
-        latency: Latency {
-            fixed_ms: args.latency_ms,
-            slow_ms: args.slow_ms,
-            slow_share: args.slow_share,
-        },
-        faults: Faults {
-            error_share: args.error_share,
-            timeout_share: args.timeout_share,
-            rate_limit_share: args.rate_limit_share,
-            reset_share: args.reset_share,
-            after_cancel: args.faults_after_cancel,
-        },
-        unknown_in_progress: args.unknown_in_progress,
-        auco_batch_400_on_unknown: args.auco_batch_400_on_unknown,
-        zapsign_requests_per_minute: args.zapsign_requests_per_minute,
-        ..SimConfig::default()
-    });
+    let mut config = SimConfig::default();
+    config.latency = Latency {
+        fixed_ms: args.latency_ms,
+        slow_ms: args.slow_ms,
+        slow_share: args.slow_share,
+    };
+    config.faults = Faults {
+        error_share: args.error_share,
+        timeout_share: args.timeout_share,
+        rate_limit_share: args.rate_limit_share,
+        reset_share: args.reset_share,
+        after_cancel: args.faults_after_cancel,
+    };
+    config.unknown_in_progress = args.unknown_in_progress;
+    let mut options = args.vendor_option;
+    if args.auco_batch_400_on_unknown {
+        options.push(("auco".into(), "batch_400_on_unknown".into(), "true".into()));
+    }
+    if let Some(limit) = args.zapsign_requests_per_minute {
+        options.push((
+            "zapsign".into(),
+            "requests_per_minute".into(),
+            limit.to_string(),
+        ));
+    }
+    for (vendor, name, value) in &options {
+        config
+            .set_option(vendor, name, value)
+            .map_err(|e| anyhow::anyhow!("simulator option {vendor}.{name}={value}: {e}"))?;
+    }
+    let simulator = Simulator::new(config);
     if !args.no_seed {
         simulator.seed_demo();
     }
@@ -168,6 +186,17 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     }
     simulator.serve(listener, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Parses `VENDOR.NAME=VALUE`; the vendor checks the value once the config is built.
+fn parse_vendor_option(text: &str) -> Result<(String, String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not VENDOR.NAME=VALUE"))?;
+    let (vendor, name) = key
+        .split_once('.')
+        .ok_or_else(|| format!("`{key}` is not VENDOR.NAME"))?;
+    Ok((vendor.to_owned(), name.to_owned(), value.to_owned()))
 }
 
 fn check_config(config: Option<PathBuf>) -> anyhow::Result<()> {

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 use signgate::demo::{self, DemoRequest, MIXED};
-use signgate::simulator::{Endpoint, SimConfig, Simulator, ZapSignState};
+use signgate::simulator::{SimConfig, Simulator};
 use signgate::startup::Application;
+use signgate::vendors::zapsign::simulator::{self as zapsign, ZapSignState};
 use signgate::vendors::Registry;
 use tokio::sync::oneshot;
 
@@ -93,7 +94,7 @@ async fn the_printed_demo_commands_show_every_outcome() {
 async fn cancelling_a_zapsign_document_twice_through_the_gateway_says_already_cancelled() {
     let simulator = Simulator::new(SimConfig::default());
     let token = "5e1f0000-aaaa-4bbb-8ccc-000000000042";
-    simulator.seed_zapsign(token, ZapSignState::Pending);
+    zapsign::seed(&simulator, token, ZapSignState::Pending);
     let (sim_addr, sim_task) = simulator.spawn(([127, 0, 0, 1], 0).into()).await.unwrap();
     let settings = demo::settings("127.0.0.1:0".parse().unwrap(), sim_addr).unwrap();
     let store = signgate::store::connect(&settings.store.url).await.unwrap();
@@ -122,8 +123,11 @@ async fn cancelling_a_zapsign_document_twice_through_the_gateway_says_already_ca
         "{second}"
     );
     assert_eq!(second["errors"]["documents"][0], token);
-    assert_eq!(simulator.zapsign_state(token), Some(ZapSignState::Refused));
-    assert_eq!(simulator.calls(Endpoint::ZapSignRefuse), 2);
+    assert_eq!(
+        zapsign::state(&simulator, token),
+        Some(ZapSignState::Refused)
+    );
+    assert_eq!(simulator.calls("zapsign", "refuse"), 2);
     server.abort();
     sim_task.abort();
 }

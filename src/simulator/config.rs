@@ -1,9 +1,12 @@
-//! The simulator's knobs: credentials, latency, injected faults and vendor quirks.
+//! The simulator's knobs: latency, injected faults, and each vendor's own options.
 
-use std::fmt;
+use std::collections::BTreeMap;
 
-/// How the simulator behaves. `Default` gives a well-behaved vendor pair with the demo keys.
-#[derive(Clone, PartialEq)]
+/// One vendor's options, by name, as text (`requests_per_minute` = `500`).
+pub type VendorOptions = BTreeMap<String, String>;
+
+/// How the simulator behaves. `Default` gives well-behaved vendors.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimConfig {
     /// How long each call waits before it is handled.
     pub latency: Latency,
@@ -12,49 +15,29 @@ pub struct SimConfig {
     /// Treat codes and tokens nobody seeded as in-progress documents (for load tests), instead
     /// of unknown ones.
     pub unknown_in_progress: bool,
-    /// Auco answers `400 DOCUMENT_NOT_FOUND` for a whole cancel batch (of one code or several)
-    /// when any code in it is unknown, instead of listing the code in `errors.documents`.
-    pub auco_batch_400_on_unknown: bool,
-    /// The `Authorization` value Auco's cancel accepts (the bare private key).
-    pub auco_private_key: String,
-    /// The `Authorization` value Auco's status read accepts (the bare public key).
-    pub auco_public_key: String,
-    /// The ZapSign API token, sent as `Authorization: Bearer <token>`.
-    pub zapsign_token: String,
-    /// ZapSign's limit per token in each fixed one-minute window.
-    pub zapsign_requests_per_minute: u32,
+    /// Vendor-specific options by vendor name, each set checked by its vendor.
+    options: BTreeMap<String, VendorOptions>,
 }
 
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            latency: Latency::default(),
-            faults: Faults::default(),
-            unknown_in_progress: false,
-            auco_batch_400_on_unknown: false,
-            auco_private_key: "prk_sim".into(),
-            auco_public_key: "puk_sim".into(),
-            zapsign_token: "sim-token".into(),
-            zapsign_requests_per_minute: 500,
-        }
+impl SimConfig {
+    /// Sets option `name` of `vendor` (`zapsign`, `requests_per_minute`, `100`), once the
+    /// vendor (in `simulator::vendors()`) accepts it.
+    pub fn set_option(&mut self, vendor: &str, name: &str, value: &str) -> Result<(), String> {
+        let sim = super::vendors()
+            .iter()
+            .find(|v| v.name() == vendor)
+            .ok_or_else(|| format!("no simulated vendor is called `{vendor}`"))?;
+        let mut options = self.vendor_options(vendor).clone();
+        options.insert(name.to_owned(), value.to_owned());
+        sim.check_options(&options)?;
+        self.options.insert(vendor.to_owned(), options);
+        Ok(())
     }
-}
 
-impl fmt::Debug for SimConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimConfig")
-            .field("latency", &self.latency)
-            .field("faults", &self.faults)
-            .field("unknown_in_progress", &self.unknown_in_progress)
-            .field("auco_batch_400_on_unknown", &self.auco_batch_400_on_unknown)
-            .field("auco_private_key", &"[redacted]")
-            .field("auco_public_key", &"[redacted]")
-            .field("zapsign_token", &"[redacted]")
-            .field(
-                "zapsign_requests_per_minute",
-                &self.zapsign_requests_per_minute,
-            )
-            .finish()
+    /// The options set for `vendor` (none by default).
+    pub fn vendor_options(&self, vendor: &str) -> &VendorOptions {
+        static NONE: VendorOptions = BTreeMap::new();
+        self.options.get(vendor).unwrap_or(&NONE)
     }
 }
 
@@ -115,11 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_the_credentials() {
-        let debug = format!("{:?}", SimConfig::default());
-        assert!(
-            !debug.contains("prk_sim") && !debug.contains("sim-token"),
-            "{debug}"
-        );
+    fn an_option_is_refused_unless_its_vendor_knows_it() {
+        let mut config = SimConfig::default();
+        assert!(config.set_option("nosuchvendor", "x", "1").is_err());
+        for vendor in super::super::vendors() {
+            assert!(config
+                .set_option(vendor.name(), "no_such_option", "1")
+                .is_err());
+        }
+        assert_eq!(config, SimConfig::default());
     }
 }

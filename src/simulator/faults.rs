@@ -9,11 +9,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
-use serde_json::json;
 
 use super::config::{Faults, Latency};
 use super::net::Conn;
-use super::{Endpoint, Simulator};
+use super::{Endpoint, SimVendor, Simulator};
 
 /// How long a "timeout" call hangs: longer than any sane client timeout.
 const HANG: Duration = Duration::from_secs(60);
@@ -83,15 +82,24 @@ impl Plan {
     }
 }
 
-/// The middleware: `from_fn_with_state((simulator, endpoint), apply)`.
-pub(super) async fn apply(
-    State((sim, endpoint)): State<(Simulator, Endpoint)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    sim.count(endpoint);
+/// Where the layer sits: one endpoint of one vendor, on one simulator.
+#[derive(Clone)]
+pub(super) struct At {
+    pub(super) sim: Simulator,
+    pub(super) vendor: &'static dyn SimVendor,
+    pub(super) endpoint: Endpoint,
+}
+
+/// The middleware: `from_fn_with_state(at, apply)` (see `Simulator::faulty`).
+pub(super) async fn apply(State(at): State<At>, request: Request, next: Next) -> Response {
+    let At {
+        sim,
+        vendor,
+        endpoint,
+    } = at;
+    sim.count(vendor.name(), endpoint.name);
     let (latency, faults) = sim.behaviour();
-    let plan = Plan::draw(&latency, &faults, endpoint.is_cancel());
+    let plan = Plan::draw(&latency, &faults, endpoint.cancels);
     if !plan.delay.is_zero() {
         tokio::time::sleep(plan.delay).await;
     }
@@ -105,12 +113,12 @@ pub(super) async fn apply(
             if plan.after_handler {
                 drop(next.run(request).await);
             }
-            fire(fault, endpoint, conn).await
+            fire(fault, vendor, conn).await
         }
     }
 }
 
-async fn fire(fault: Fault, endpoint: Endpoint, conn: Option<Conn>) -> Response {
+async fn fire(fault: Fault, vendor: &dyn SimVendor, conn: Option<Conn>) -> Response {
     match fault {
         Fault::Error(status) if status == StatusCode::SERVICE_UNAVAILABLE => {
             // What a load balancer in front of a vendor sends: HTML, not the vendor's JSON.
@@ -118,20 +126,20 @@ async fn fire(fault: Fault, endpoint: Endpoint, conn: Option<Conn>) -> Response 
             (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
         }
         Fault::Error(status) => {
-            (status, vendor_body(endpoint, "Internal Server Error")).into_response()
+            (status, vendor_body(vendor, "Internal Server Error")).into_response()
         }
         Fault::Timeout => {
             tokio::time::sleep(HANG).await;
             (
                 StatusCode::GATEWAY_TIMEOUT,
-                vendor_body(endpoint, "Gateway Timeout"),
+                vendor_body(vendor, "Gateway Timeout"),
             )
                 .into_response()
         }
         Fault::RateLimit => {
             let mut response = (
                 StatusCode::TOO_MANY_REQUESTS,
-                vendor_body(endpoint, "Request was throttled."),
+                vendor_body(vendor, "Request was throttled."),
             )
                 .into_response();
             response
@@ -157,12 +165,9 @@ async fn fire(fault: Fault, endpoint: Endpoint, conn: Option<Conn>) -> Response 
     }
 }
 
-/// An error body in the vendor's usual shape: Auco reads `message`, ZapSign `detail`.
-fn vendor_body(endpoint: Endpoint, text: &str) -> axum::Json<serde_json::Value> {
-    axum::Json(match endpoint {
-        Endpoint::AucoCancel | Endpoint::AucoStatus => json!({ "message": text }),
-        Endpoint::ZapSignRefuse | Endpoint::ZapSignStatus => json!({ "detail": text }),
-    })
+/// An error body in the vendor's usual shape (`SimVendor::error_body`).
+fn vendor_body(vendor: &dyn SimVendor, text: &str) -> axum::Json<serde_json::Value> {
+    axum::Json(vendor.error_body(text))
 }
 
 #[cfg(test)]

@@ -1,113 +1,100 @@
-//! A stateful simulator of the Auco and ZapSign APIs, for the demo, tests and benchmarks.
+//! A stateful simulator of the vendors' APIs, for the demo, tests and benchmarks.
 //!
-//! Auco is served under `/auco/v1.5/ext` and ZapSign under `/zapsign/api/v1`, each as SPEC
-//! section 3 describes the real vendor. Documents keep their state, so a second cancel gets the
-//! vendor's real refusal; latency and faults can be injected per call (`SimConfig`), and every
-//! call is counted per endpoint so tests can assert what reached the "vendor".
+//! Each simulated vendor (`vendors()`, each a `SimVendor` in its `vendors::<kind>` folder) is
+//! served under its own prefix, as SPEC section 3 describes the real vendor. Documents keep
+//! their state, so a second cancel gets the vendor's real refusal; latency and faults can be
+//! injected per call (`SimConfig`), and every call is counted per (vendor, endpoint) so tests
+//! can assert what reached the "vendor".
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use axum::middleware::from_fn_with_state;
+use axum::routing::MethodRouter;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-mod auco;
 mod config;
 mod faults;
 mod net;
 mod seed;
-mod zapsign;
+mod vendor;
 
-pub use auco::AucoState;
-pub use config::{parse_share, Faults, Latency, SimConfig};
-pub use seed::{describe_demo_documents, DEMO_AUCO, DEMO_ZAPSIGN};
-pub use zapsign::ZapSignState;
+pub use config::{parse_share, Faults, Latency, SimConfig, VendorOptions};
+pub use seed::describe_demo_documents;
+pub use vendor::{lock, Documents, Endpoint, SimVendor};
 
 use net::{Conn, SimListener};
 
-/// Where the simulated Auco API lives on the simulator.
-pub const AUCO_PREFIX: &str = "/auco/v1.5/ext";
-/// Where the simulated ZapSign API lives on the simulator.
-pub const ZAPSIGN_PREFIX: &str = "/zapsign/api/v1";
+/// Every simulated vendor, in `KINDS` order (`Kind::simulator`).
+pub fn vendors() -> &'static [&'static dyn SimVendor] {
+    static VENDORS: std::sync::OnceLock<Vec<&'static dyn SimVendor>> = std::sync::OnceLock::new();
+    VENDORS.get_or_init(|| {
+        crate::vendors::KINDS
+            .iter()
+            .map(|kind| kind.simulator())
+            .collect()
+    })
+}
 
 /// How long in-flight calls may take to finish once the simulator is told to stop (a call
 /// hanging for an injected timeout would otherwise hold the process for a minute).
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// One simulated endpoint, for call counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    /// Auco `POST /document/cancel`.
-    AucoCancel,
-    /// Auco `GET /document?code=`.
-    AucoStatus,
-    /// ZapSign `POST /refuse/`.
-    ZapSignRefuse,
-    /// ZapSign `GET /docs/{token}/`.
-    ZapSignStatus,
-}
-
-impl Endpoint {
-    /// Every endpoint.
-    pub const ALL: [Endpoint; 4] = [
-        Endpoint::AucoCancel,
-        Endpoint::AucoStatus,
-        Endpoint::ZapSignRefuse,
-        Endpoint::ZapSignStatus,
-    ];
-
-    fn index(self) -> usize {
-        match self {
-            Self::AucoCancel => 0,
-            Self::AucoStatus => 1,
-            Self::ZapSignRefuse => 2,
-            Self::ZapSignStatus => 3,
-        }
-    }
-
-    fn is_cancel(self) -> bool {
-        match self {
-            Self::AucoCancel | Self::ZapSignRefuse => true,
-            Self::AucoStatus | Self::ZapSignStatus => false,
-        }
-    }
-}
-
-/// The simulator: configuration, document state and call counts, shared by every clone.
-#[derive(Debug, Clone)]
+/// The simulator: configuration, each vendor's state and call counts, shared by every clone.
+#[derive(Clone)]
 pub struct Simulator {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    config: RwLock<SimConfig>,
-    auco: Mutex<HashMap<String, AucoState>>,
-    zapsign: Mutex<HashMap<String, ZapSignState>>,
-    throttle: Mutex<zapsign::Throttle>,
-    calls: [AtomicU64; 4],
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.inner.vendors.iter().map(|v| v.name()).collect();
+        f.debug_struct("Simulator")
+            .field("config", &*self.read_config())
+            .field("vendors", &names)
+            .finish_non_exhaustive()
+    }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave a map half-updated: keep serving.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+struct Inner {
+    config: RwLock<SimConfig>,
+    vendors: &'static [&'static dyn SimVendor],
+    /// Each vendor's state, by vendor name, as its `SimVendor::new_state` built it.
+    states: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
+    /// Calls per (vendor, endpoint), every endpoint present from the start.
+    calls: HashMap<(&'static str, &'static str), AtomicU64>,
 }
 
 impl Simulator {
-    /// An empty simulator (no documents) with this configuration.
+    /// An empty simulator (no documents) of every vendor in `vendors()`, with this
+    /// configuration.
     pub fn new(config: SimConfig) -> Self {
+        let vendors = vendors();
+        let states = vendors
+            .iter()
+            .map(|v| (v.name(), v.new_state(&config)))
+            .collect();
+        let calls = vendors
+            .iter()
+            .flat_map(|v| {
+                v.endpoints()
+                    .iter()
+                    .map(|e| ((v.name(), e.name), AtomicU64::new(0)))
+            })
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 config: RwLock::new(config),
-                auco: Mutex::default(),
-                zapsign: Mutex::default(),
-                throttle: Mutex::default(),
-                calls: Default::default(),
+                vendors,
+                states,
+                calls,
             }),
         }
     }
@@ -127,36 +114,46 @@ impl Simulator {
         self.write_config().latency = latency;
     }
 
-    /// Creates or overwrites an Auco document.
-    pub fn seed_auco(&self, code: &str, state: AucoState) {
-        lock(&self.inner.auco).insert(code.to_owned(), state);
+    /// Whether codes nobody seeded count as documents in progress.
+    pub fn unknown_in_progress(&self) -> bool {
+        self.read_config().unknown_in_progress
     }
 
-    /// Creates or overwrites a ZapSign document.
-    pub fn seed_zapsign(&self, token: &str, state: ZapSignState) {
-        lock(&self.inner.zapsign).insert(token.to_owned(), state);
+    /// `vendor`'s state, as its `SimVendor::new_state` built it; `None` for a vendor this
+    /// simulator does not serve, or the wrong type.
+    pub fn state<T: Any>(&self, vendor: &str) -> Option<&T> {
+        self.inner.states.get(vendor)?.downcast_ref()
     }
 
-    /// An Auco document's state, if the simulator knows it.
-    pub fn auco_state(&self, code: &str) -> Option<AucoState> {
-        lock(&self.inner.auco).get(code).copied()
+    /// How many calls reached `endpoint` of `vendor`, whatever they were answered (faults
+    /// included); 0 for an endpoint nobody serves.
+    pub fn calls(&self, vendor: &str, endpoint: &str) -> u64 {
+        self.inner
+            .calls
+            .get(&(vendor, endpoint))
+            .map_or(0, |count| count.load(Ordering::Relaxed))
     }
 
-    /// A ZapSign document's state, if the simulator knows it.
-    pub fn zapsign_state(&self, token: &str) -> Option<ZapSignState> {
-        lock(&self.inner.zapsign).get(token).copied()
+    /// `route` behind the layer that counts its calls, waits the latency and injects faults.
+    pub fn faulty(
+        &self,
+        vendor: &'static dyn SimVendor,
+        endpoint: Endpoint,
+        route: MethodRouter<Simulator>,
+    ) -> MethodRouter<Simulator> {
+        let at = faults::At {
+            sim: self.clone(),
+            vendor,
+            endpoint,
+        };
+        route.layer(from_fn_with_state(at, faults::apply))
     }
 
-    /// How many calls reached `endpoint`, whatever they were answered (faults included).
-    pub fn calls(&self, endpoint: Endpoint) -> u64 {
-        self.inner.calls[endpoint.index()].load(Ordering::Relaxed)
-    }
-
-    /// Both vendors' APIs under their prefixes.
+    /// Every vendor's API under its prefix.
     pub fn router(&self) -> Router {
-        Router::new()
-            .nest(AUCO_PREFIX, auco::router(self.clone()))
-            .nest(ZAPSIGN_PREFIX, zapsign::router(self.clone()))
+        self.inner.vendors.iter().fold(Router::new(), |router, v| {
+            router.nest(v.prefix(), v.router(self))
+        })
     }
 
     /// Binds `addr` (port 0 picks a free port) and serves in the background until the task is
@@ -200,21 +197,24 @@ impl Simulator {
 
     /// For a terminal: the base URLs served at `addr` and the credentials each accepts.
     pub fn describe(&self, addr: SocketAddr) -> String {
-        let config = self.read_config();
-        format!(
-            "  auco     {}\n           Authorization: {} (cancel), {} (status)\n  \
-             zapsign  {}\n           Authorization: Bearer {} (at most {} calls a minute)\n",
-            auco_base_url(addr),
-            config.auco_private_key,
-            config.auco_public_key,
-            zapsign_base_url(addr),
-            config.zapsign_token,
-            config.zapsign_requests_per_minute,
-        )
+        let mut text = String::new();
+        for vendor in self.inner.vendors {
+            text.push_str(&format!(
+                "  {:<8} {}\n",
+                vendor.name(),
+                vendor.base_url(addr)
+            ));
+            for line in vendor.describe(self) {
+                text.push_str(&format!("           {line}\n"));
+            }
+        }
+        text
     }
 
-    fn count(&self, endpoint: Endpoint) {
-        self.inner.calls[endpoint.index()].fetch_add(1, Ordering::Relaxed);
+    fn count(&self, vendor: &str, endpoint: &str) {
+        if let Some(count) = self.inner.calls.get(&(vendor, endpoint)) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn behaviour(&self) -> (Latency, Faults) {
@@ -237,15 +237,5 @@ impl Simulator {
     }
 }
 
-/// The base URL a client configures for the simulated Auco at `addr`.
-pub fn auco_base_url(addr: SocketAddr) -> String {
-    format!("http://{addr}{AUCO_PREFIX}")
-}
-
-/// The base URL a client configures for the simulated ZapSign at `addr`.
-pub fn zapsign_base_url(addr: SocketAddr) -> String {
-    format!("http://{addr}{ZAPSIGN_PREFIX}")
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,6 +9,7 @@ use super::conformance::Conformance;
 use super::settings::{RateLimit, VendorSettings};
 use super::Vendor;
 use crate::settings::SettingsError;
+use crate::simulator::SimVendor;
 
 /// One vendor kind (the `kind` of a `[vendors.NAME]` table).
 pub trait Kind: Sync + 'static {
@@ -27,6 +28,9 @@ pub trait Kind: Sync + 'static {
 
     /// Calls in flight to one vendor of this kind when `max_concurrency` is not set.
     fn default_max_concurrency(&self) -> usize;
+
+    /// Its simulated API (`signgate simulate`, the demo, tests and benchmarks).
+    fn simulator(&self) -> &'static dyn SimVendor;
 
     /// Its answers to the shared conformance scenarios (test support).
     fn conformance(&self) -> &'static dyn Conformance;

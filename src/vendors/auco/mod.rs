@@ -5,6 +5,7 @@
 mod client;
 pub mod conformance;
 mod settings;
+pub mod simulator;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ pub use client::Auco;
 pub use settings::AucoSettings;
 
 use crate::settings::SettingsError;
+use crate::simulator::SimVendor;
 use crate::vendors::conformance::Conformance;
 use crate::vendors::kind::{Kind, KindConfig};
 
@@ -42,6 +44,10 @@ impl Kind for AucoKind {
 
     fn default_max_concurrency(&self) -> usize {
         4
+    }
+
+    fn simulator(&self) -> &'static dyn SimVendor {
+        &simulator::SIM
     }
 
     fn conformance(&self) -> &'static dyn Conformance {

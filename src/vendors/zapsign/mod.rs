@@ -6,6 +6,7 @@
 mod client;
 pub mod conformance;
 mod settings;
+pub mod simulator;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ pub use client::ZapSign;
 pub use settings::ZapSignSettings;
 
 use crate::settings::SettingsError;
+use crate::simulator::SimVendor;
 use crate::vendors::conformance::Conformance;
 use crate::vendors::kind::{Kind, KindConfig};
 
@@ -43,6 +45,10 @@ impl Kind for ZapSignKind {
 
     fn default_max_concurrency(&self) -> usize {
         8
+    }
+
+    fn simulator(&self) -> &'static dyn SimVendor {
+        &simulator::SIM
     }
 
     fn conformance(&self) -> &'static dyn Conformance {
