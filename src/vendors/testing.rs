@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::conformance::Conformance;
 use super::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
 use crate::model::Outcome;
 use crate::store::{Reservation, SharedLimits, StoreError};
@@ -196,4 +197,22 @@ impl SharedLimits for FakeStore {
             Reserving::Fail => Err(StoreError::Closed),
         }
     }
+}
+
+/// The adapter of `kind`, configured as test gateways configure it (`Conformance::vars`),
+/// against the mock vendor at `server`.
+pub fn adapter_at(kind: &dyn Conformance, server: &str) -> std::sync::Arc<dyn Vendor> {
+    let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+    vars.extend(kind.vars(server));
+    let settings = crate::settings::Settings::from_sources(None, None, vars.into_iter().collect())
+        .expect("the conformance variables are valid settings");
+    let vendor = &settings.vendors[kind.name()];
+    vendor.config.build(vendor)
+}
+
+/// One cancel of `kind`'s sample document through `vendor`, with a distant deadline.
+pub async fn cancel_document(vendor: &dyn Vendor, kind: &dyn Conformance) -> Reply {
+    let codes = vec![kind.document().to_owned()];
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    vendor.cancel(&batch(&codes, deadline)).await.remove(0)
 }

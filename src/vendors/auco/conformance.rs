@@ -156,24 +156,12 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
-    use crate::settings::Settings;
     use crate::vendors::http::USER_AGENT;
-    use crate::vendors::testing::batch;
+    use crate::vendors::testing::{adapter_at, cancel_document};
     use crate::vendors::{CallContext, DocState, Reply, UpstreamError, Vendor};
 
-    /// An Auco adapter configured as test gateways configure it, against `server`.
     fn auco_at(server: &MockServer) -> std::sync::Arc<dyn Vendor> {
-        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
-        vars.extend(CONFORMANCE.vars(&server.uri()));
-        let settings = Settings::from_sources(None, None, vars.into_iter().collect());
-        let vendor = &settings.expect("valid").vendors["auco"];
-        vendor.config.build(vendor)
-    }
-
-    async fn cancel_document(auco: &std::sync::Arc<dyn Vendor>) -> Reply {
-        let codes = vec![DOCUMENT.to_owned()];
-        let deadline = Instant::now() + Duration::from_secs(10);
-        auco.cancel(&batch(&codes, deadline)).await.remove(0)
+        adapter_at(&CONFORMANCE, &server.uri())
     }
 
     fn cancelled_template() -> ResponseTemplate {
@@ -187,7 +175,7 @@ mod tests {
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
             .mount(&server)
             .await;
-        cancel_document(&auco_at(&server)).await
+        cancel_document(auco_at(&server).as_ref(), &CONFORMANCE).await
     }
 
     #[tokio::test]
@@ -206,7 +194,7 @@ mod tests {
             .mount(&server)
             .await;
 
-        let reply = cancel_document(&auco_at(&server)).await;
+        let reply = cancel_document(auco_at(&server).as_ref(), &CONFORMANCE).await;
 
         assert_eq!(reply.expect("an answer").outcome.error_code(), None);
     }

@@ -142,24 +142,12 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
-    use crate::settings::Settings;
     use crate::vendors::http::USER_AGENT;
-    use crate::vendors::testing::batch;
-    use crate::vendors::{CallContext, DocState, Reply, Vendor};
+    use crate::vendors::testing::{adapter_at, cancel_document};
+    use crate::vendors::{CallContext, DocState, Vendor};
 
-    /// A ZapSign adapter configured as test gateways configure it, against `server`.
     fn zapsign_at(server: &MockServer) -> std::sync::Arc<dyn Vendor> {
-        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
-        vars.extend(CONFORMANCE.vars(&server.uri()));
-        let settings = Settings::from_sources(None, None, vars.into_iter().collect());
-        let vendor = &settings.expect("valid").vendors["zapsign"];
-        vendor.config.build(vendor)
-    }
-
-    async fn cancel_document(zapsign: &std::sync::Arc<dyn Vendor>) -> Reply {
-        let codes = vec![DOCUMENT.to_owned()];
-        let deadline = Instant::now() + Duration::from_secs(10);
-        zapsign.cancel(&batch(&codes, deadline)).await.remove(0)
+        adapter_at(&CONFORMANCE, &server.uri())
     }
 
     /// What one refuse answer becomes: its error code, or `None` for a cancel.
@@ -169,7 +157,7 @@ mod tests {
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
             .mount(&server)
             .await;
-        let reply = cancel_document(&zapsign_at(&server)).await;
+        let reply = cancel_document(zapsign_at(&server).as_ref(), &CONFORMANCE).await;
         reply.expect("a definite answer").outcome.error_code()
     }
 
@@ -192,7 +180,7 @@ mod tests {
             .mount(&server)
             .await;
 
-        let reply = cancel_document(&zapsign_at(&server)).await;
+        let reply = cancel_document(zapsign_at(&server).as_ref(), &CONFORMANCE).await;
 
         assert_eq!(reply.expect("an answer").outcome.error_code(), None);
     }
