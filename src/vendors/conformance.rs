@@ -2,15 +2,19 @@
 //! and a trait (`Conformance`) each kind implements in its own folder, saying in its own
 //! dialect what its vendor sends in each situation and what a cancel must then report.
 //!
-//! Test support: `tests/api/conformance.rs` runs every scenario against every kind of `all()`
-//! through a real gateway and a mock vendor. It is not `cfg(test)`, because integration tests
-//! cannot see that; nothing in the request path uses it.
+//! Test support: `runner` (compiled for unit tests and with the `conformance-runner` feature,
+//! which `tests/api` turns on) runs every scenario against a kind through a gateway and a mock
+//! vendor. This module is not `cfg(test)`, because integration tests cannot see that; nothing
+//! in the request path uses it.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::model::ErrorCode;
+
+#[cfg(any(test, feature = "conformance-runner"))]
+pub mod runner;
 
 /// The vendor timeout the runner configures; a `Slow` answer must take longer.
 pub const TIMEOUT: Duration = Duration::from_millis(1000);

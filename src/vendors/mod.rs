@@ -15,6 +15,8 @@ use crate::store::Store;
 pub mod auco;
 pub mod conformance;
 pub mod error;
+#[cfg(test)]
+pub mod example;
 pub mod http;
 pub mod kind;
 pub mod policy;
@@ -28,7 +30,13 @@ mod testing;
 pub use error::UpstreamError;
 
 /// Every vendor kind signgate knows, one line each: a kind is its folder plus this line.
-pub static KINDS: &[&dyn kind::Kind] = &[&auco::KIND, &zapsign::KIND];
+/// `example` (a made-up vendor, the worked example of adding one) exists only in unit tests.
+pub static KINDS: &[&dyn kind::Kind] = &[
+    &auco::KIND,
+    &zapsign::KIND,
+    #[cfg(test)]
+    &example::KIND,
+];
 
 /// One cancel call's worth of documents and the request's details.
 #[derive(Debug, Clone, Copy)]
