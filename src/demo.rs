@@ -159,7 +159,10 @@ pub fn settings(listen: SocketAddr, simulator: SocketAddr) -> anyhow::Result<Set
     for vendor in simulator::vendors() {
         let name = vendor.name();
         let base_url = vendor.base_url(simulator);
-        overlay.push_str(&format!("[vendors.{name}]\nbase_url = \"{base_url}\"\n"));
+        // The simulated vendor's name is its kind.
+        overlay.push_str(&format!(
+            "[vendors.{name}]\nkind = \"{name}\"\nbase_url = \"{base_url}\"\n"
+        ));
         for (key, value) in vendor.credentials() {
             let var = format!("SIGNGATE__VENDORS__{name}__{key}").to_uppercase();
             env.insert(var, (*value).to_owned());

@@ -119,9 +119,8 @@ impl SimVendor for ExampleSim {
         json!({ "error": text })
     }
 
-    // The kind ships no defaults, so a gateway pointed at the simulator names it too.
     fn credentials(&self) -> &'static [(&'static str, &'static str)] {
-        &[("kind", "example"), ("token", TOKEN)]
+        &[("token", TOKEN)]
     }
 
     fn describe(&self, _sim: &Simulator) -> Vec<String> {

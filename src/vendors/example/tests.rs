@@ -82,6 +82,7 @@ async fn the_simulator_cancels_an_open_document_and_a_second_cancel_is_already_c
         .iter()
         .map(|(key, value)| (var("example", &key.to_uppercase()), (*value).to_owned()))
         .collect();
+    vars.push((var("example", "KIND"), "example".to_owned()));
     vars.push((var("example", "BASE_URL"), SIM.base_url(sim.addr)));
     let app = runner::gateway(vars).await;
 
