@@ -1,6 +1,6 @@
 //! Per-call wrappers around any `Vendor`, each adding one behaviour: the circuit breaker, call
-//! metrics and the process-wide concurrency cap (pacing is in `pacing.rs`, in process, and
-//! `shared_pacing.rs`, through the store). `wrap` stacks them.
+//! metrics and the process-wide concurrency cap (pacing is in `pace.rs`, in process, and
+//! `shared_pace.rs`, through the store). `wrap` stacks them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

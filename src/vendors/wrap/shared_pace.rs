@@ -1,5 +1,5 @@
 //! `SharedPaced`: a vendor's rate limit held by every replica on one store together (Postgres),
-//! instead of by each process alone (`pacing.rs`).
+//! instead of by each process alone (`pace.rs`).
 //!
 //! Each call reserves its turn in the store (`SharedLimits::reserve_calls`, one atomic statement on
 //! the store's clock), then waits for it. Calls that wait at the same time share a statement:
