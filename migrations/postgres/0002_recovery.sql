@@ -18,8 +18,9 @@ ALTER TABLE audit_events ADD COLUMN recovered_by TEXT;
 ALTER TABLE audit_events ADD COLUMN vendor_state TEXT
     CHECK (vendor_state IN ('in_progress', 'cancelled', 'signed', 'closed', 'not_found'));
 
-CREATE INDEX audit_events_unsettled ON audit_events (received_at)
-    WHERE status = 'pending' OR outcome_unknown = TRUE;
+-- What a recovery pass looks at, without scanning the table.
+CREATE INDEX audit_events_pending ON audit_events (received_at) WHERE status = 'pending';
+CREATE INDEX audit_events_unknown ON audit_events (received_at) WHERE outcome_unknown = TRUE;
 CREATE INDEX audit_events_idempotency_key ON audit_events (idempotency_key)
     WHERE status = 'pending' AND idempotency_key IS NOT NULL;
 

@@ -102,12 +102,26 @@ macro_rules! unsettled {
     };
 }
 
-/// `$1` owner, `$2` lease_until, `$3`..`$5` as in `unsettled!`, `$6` most attempts.
+/// The rows not leased at `$3` (now).
+macro_rules! unleased {
+    () => {
+        "(recovery_lease_until IS NULL OR recovery_lease_until < $3)"
+    };
+}
+
+/// `$1` owner, `$2` lease_until, `$3`..`$5` as in `unsettled!`, `$6` most attempts. The
+/// candidates come from two selects, each with the exact term of one partial index
+/// (`audit_events_pending`, `audit_events_unknown`), so a pass never scans the whole table.
 pub(super) const CLAIM_UNSETTLED: &str = concat!(
     "UPDATE audit_events SET recovery_owner = $1, recovery_lease_until = $2 \
-     WHERE attempt_id IN (SELECT attempt_id FROM audit_events WHERE ",
-    unsettled!(),
-    " GROUP BY attempt_id ORDER BY MIN(received_at) LIMIT $6) AND ",
+     WHERE attempt_id IN (SELECT attempt_id FROM (\
+       SELECT attempt_id, received_at FROM audit_events \
+       WHERE status = 'pending' AND received_at < $4 AND ",
+    unleased!(),
+    " UNION ALL SELECT attempt_id, received_at FROM audit_events \
+       WHERE outcome_unknown = TRUE AND received_at >= $5 AND received_at < $4 AND ",
+    unleased!(),
+    ") candidates GROUP BY attempt_id ORDER BY MIN(received_at) LIMIT $6) AND ",
     unsettled!(),
     " RETURNING ",
     audit_columns!()
