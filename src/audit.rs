@@ -55,6 +55,7 @@ pub fn pending_rows(
                 recovered_at: None,
                 recovered_by: None,
                 vendor_state: None,
+                queued: false,
             };
             if !sent {
                 set_outcome(&mut row, doc, meta.received_at);
@@ -94,13 +95,14 @@ pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Tim
     row.status = RowStatus::Done(result.outcome.status());
     row.error_code = result.outcome.error_code();
     row.error_message = match &result.outcome {
-        Outcome::Cancelled => None,
+        Outcome::Cancelled | Outcome::Queued => None,
         Outcome::Failed(f) => Some(f.message.clone()),
     };
     row.vendor_status = result.vendor_status;
     row.vendor_calls = result.vendor_calls;
     row.outcome_unknown = result.outcome_unknown;
     row.vendor_state = result.vendor_state;
+    row.queued = result.outcome == Outcome::Queued;
 }
 
 /// The result a finished row records, as its request answered (or would have answered) it;
@@ -108,6 +110,7 @@ pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Tim
 pub fn result_of(row: &AuditRow) -> Option<DocumentResult> {
     let outcome = match row.status {
         RowStatus::Pending => return None,
+        RowStatus::Done(Status::Cancelled) if row.queued => Outcome::Queued,
         RowStatus::Done(Status::Cancelled) => Outcome::Cancelled,
         RowStatus::Done(Status::AlreadyCancelled | Status::Failed) => {
             let code = row.error_code?;

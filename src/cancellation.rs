@@ -1,6 +1,7 @@
-//! The orchestration of one cancel request: the deadline, the plan (route every code), the
-//! pending audit rows, the vendor calls (grouped by vendor, concurrent, under the deadline),
-//! and the outcomes, back in request order.
+//! The orchestration of one cancel request: the deadline, the plan (route every code, finding
+//! by status read the owner of a code that several vendors could hold), the pending audit
+//! rows, the vendor calls (grouped by vendor, concurrent, under the deadline), and the
+//! outcomes, back in request order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,10 +11,12 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::audit::{self, RequestMeta};
 use crate::error::ApiError;
-use crate::model::{DocumentCode, DocumentResult, ErrorCode, Outcome, VendorName};
+use crate::model::VendorName;
+use crate::model::{DocState, DocumentCode, DocumentResult, ErrorCode, Failure, Outcome};
 use crate::recovery;
-use crate::routing::Router;
+use crate::routing::{Route, Routed, Router};
 use crate::state::AppState;
+use crate::store::{Store, Timestamp};
 use crate::vendors::policy::{Details, Policy, Settled, Start};
 use crate::vendors::{CallContext, Entry, Registry};
 
@@ -35,6 +38,35 @@ pub struct CancelCommand {
 pub struct Gateway {
     router: Router,
     registry: Registry,
+    /// Where the owners found among candidate vendors are remembered.
+    store: Arc<dyn Store>,
+}
+
+/// A routed code, with its state when finding its vendor read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The vendor and the code to send it.
+    pub route: Route,
+    /// The document's state, when a status read found the owner just now.
+    pub state: Option<DocState>,
+}
+
+/// Why a code has no ready vendor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlocated {
+    /// Where it was routed, when it was (to a vendor without credentials).
+    pub route: Option<Route>,
+    /// Its outcome.
+    pub failure: Failure,
+}
+
+impl Unlocated {
+    fn unrouted(failure: Failure) -> Self {
+        Self {
+            route: None,
+            failure,
+        }
+    }
 }
 
 /// The documents of one vendor that start alike, by their index in the request.
@@ -45,22 +77,22 @@ struct Group {
 }
 
 impl Gateway {
-    /// Joins a routing table and the vendors it names.
-    pub fn new(router: Router, registry: Registry) -> Self {
-        Self { router, registry }
+    /// Joins a routing table, the vendors it names, and the store that remembers owners.
+    pub fn new(router: Router, registry: Registry, store: Arc<dyn Store>) -> Self {
+        Self {
+            router,
+            registry,
+            store,
+        }
     }
 
-    /// Routes every code. Documents that cannot be sent carry their final outcome; the others
-    /// carry `deadline_exceeded` until a vendor answers for them.
-    pub fn plan(&self, command: &CancelCommand) -> Vec<DocumentResult> {
-        command
-            .codes
-            .iter()
-            .map(|code| self.plan_one(code))
-            .collect()
+    /// Routes every code, concurrently. Documents that cannot be sent carry their final
+    /// outcome; the others carry `deadline_exceeded` until a vendor answers for them.
+    pub async fn plan(&self, command: &CancelCommand, ctx: CallContext<'_>) -> Vec<DocumentResult> {
+        join_all(command.codes.iter().map(|code| self.plan_one(code, ctx))).await
     }
 
-    fn plan_one(&self, code: &DocumentCode) -> DocumentResult {
+    async fn plan_one(&self, code: &DocumentCode, ctx: CallContext<'_>) -> DocumentResult {
         let mut result = DocumentResult {
             code: code.clone(),
             vendor: None,
@@ -71,23 +103,138 @@ impl Gateway {
             outcome_unknown: false,
             vendor_state: None,
         };
-        let route = match self.router.route(code) {
-            Ok(route) => route,
-            Err(failure) => {
-                result.outcome = Outcome::Failed(failure);
-                return result;
+        match self.locate(code, ctx).await {
+            Ok(Located { route, .. }) => {
+                result.vendor = Some(route.vendor);
+                result.vendor_code = Some(route.vendor_code);
             }
-        };
-        if let Some((_, Entry::Unconfigured)) = self.registry.get(route.vendor.as_str()) {
-            let message = format!(
-                "The vendor `{}` has no credentials configured.",
-                route.vendor
-            );
-            result.outcome = Outcome::failed(ErrorCode::VendorNotConfigured, message);
+            Err(Unlocated { route, failure }) => {
+                result.vendor = route.as_ref().map(|r| r.vendor.clone());
+                result.vendor_code = route.map(|r| r.vendor_code);
+                result.outcome = Outcome::Failed(failure);
+            }
         }
-        result.vendor = Some(route.vendor);
-        result.vendor_code = Some(route.vendor_code);
         result
+    }
+
+    /// The ready vendor that holds `code`, or why there is none (with the vendor it was
+    /// routed to, when it was). A code several vendors could hold goes to the one remembered
+    /// as its owner, else to the first candidate whose status read knows it (remembered for
+    /// every replica); candidates without credentials are skipped, and a candidate that
+    /// cannot answer fails the code retryably rather than guessing.
+    pub async fn locate(
+        &self,
+        code: &DocumentCode,
+        ctx: CallContext<'_>,
+    ) -> Result<Located, Unlocated> {
+        let candidates = match self.router.route(code).map_err(Unlocated::unrouted)? {
+            Routed::To(route) => {
+                return self
+                    .ready(route)
+                    .map(|route| Located { route, state: None })
+            }
+            Routed::AmongCandidates(candidates) => candidates,
+        };
+        let ready: Vec<(&VendorName, &Arc<Policy>)> = candidates
+            .iter()
+            .filter_map(|name| self.vendor(name.as_str()).map(|policy| (name, policy)))
+            .collect();
+        let route = |vendor: &VendorName| Route {
+            vendor: vendor.clone(),
+            vendor_code: code.as_str().to_owned(),
+        };
+        match &ready[..] {
+            // Only one candidate can be called: nothing to find out.
+            [(vendor, _)] => {
+                return Ok(Located {
+                    route: route(vendor),
+                    state: None,
+                })
+            }
+            [] => {
+                return self
+                    .ready(route(&candidates[0]))
+                    .map(|route| Located { route, state: None })
+            }
+            _ => {}
+        }
+        match self.store.code_owner(code.as_str()).await {
+            Ok(Some(owner)) => {
+                if let Some((vendor, _)) = ready.iter().find(|(v, _)| v.as_str() == owner) {
+                    return Ok(Located {
+                        route: route(vendor),
+                        state: None,
+                    });
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "A code's owner could not be read; asking the candidates.")
+            }
+        }
+        for (vendor, policy) in &ready {
+            let state = match policy.can_read_status() {
+                true => policy.status(code.as_str(), ctx).await,
+                false => Err(crate::vendors::UpstreamError::Unsupported),
+            };
+            match state {
+                Ok(DocState::NotFound) => continue,
+                Ok(state) => {
+                    if let Err(e) = self
+                        .store
+                        .remember_owner(code.as_str(), vendor.as_str(), Timestamp::now())
+                        .await
+                    {
+                        tracing::warn!(vendor = %vendor, error = %e, "A code's owner could not be remembered.");
+                    }
+                    return Ok(Located {
+                        route: route(vendor),
+                        state: Some(state),
+                    });
+                }
+                Err(e) => {
+                    let message = format!(
+                        "Could not tell which vendor holds this code: `{vendor}` could not say ({e})."
+                    );
+                    let code = match e {
+                        crate::vendors::UpstreamError::Unsupported => ErrorCode::VendorUnavailable,
+                        e => e.class().code,
+                    };
+                    return Err(Unlocated::unrouted(Failure {
+                        code: retryable_or_unavailable(code),
+                        message,
+                    }));
+                }
+            }
+        }
+        let names: Vec<&str> = ready.iter().map(|(v, _)| v.as_str()).collect();
+        Err(Unlocated::unrouted(Failure {
+            code: ErrorCode::NotFound,
+            message: format!(
+                "No candidate vendor ({}) knows this code.",
+                names.join(", ")
+            ),
+        }))
+    }
+
+    /// `route`, unless its vendor has no credentials.
+    fn ready(&self, route: Route) -> Result<Route, Unlocated> {
+        match self.registry.get(route.vendor.as_str()) {
+            Some((_, Entry::Unconfigured)) => {
+                let message = format!(
+                    "The vendor `{}` has no credentials configured.",
+                    route.vendor
+                );
+                Err(Unlocated {
+                    route: Some(route),
+                    failure: Failure {
+                        code: ErrorCode::VendorNotConfigured,
+                        message,
+                    },
+                })
+            }
+            _ => Ok(route),
+        }
     }
 
     /// The policy of a ready vendor (configured with credentials).
@@ -198,7 +345,11 @@ pub async fn run(
     took_over: bool,
 ) -> Result<Vec<DocumentResult>, ApiError> {
     let deadline = Instant::now() + state.settings.server.request_timeout();
-    let mut results = state.gateway.plan(command);
+    let ctx = CallContext {
+        request_id: &meta.request_id,
+        deadline,
+    };
+    let mut results = state.gateway.plan(command, ctx).await;
     let adopted = match took_over {
         true => recovery::adopt(&state.store, &state.settings, meta)
             .await
@@ -220,6 +371,15 @@ pub async fn run(
     adopted.settle(&state.store, meta, &results).await;
     crate::metrics::documents(&results);
     Ok(results)
+}
+
+/// A failed read's code when it is retryable, else `vendor_unavailable`: a code whose owner
+/// could not be found may be found later, whatever stopped the read.
+fn retryable_or_unavailable(code: ErrorCode) -> ErrorCode {
+    match code.retryable() {
+        true => code,
+        false => ErrorCode::VendorUnavailable,
+    }
 }
 
 /// The message of a document whose vendor call did not finish before the deadline.

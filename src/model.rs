@@ -206,6 +206,9 @@ pub struct Failure {
 pub enum Outcome {
     /// Cancelled by this request.
     Cancelled,
+    /// Accepted by a vendor that applies cancels later (Dropbox Sign): answered `cancelled`
+    /// with `"queued": true`; recovery confirms it with a status read later.
+    Queued,
     /// Not cancelled by this request.
     Failed(Failure),
 }
@@ -230,7 +233,7 @@ impl Outcome {
     /// The status shown in the answer.
     pub fn status(&self) -> Status {
         match self {
-            Self::Cancelled => Status::Cancelled,
+            Self::Cancelled | Self::Queued => Status::Cancelled,
             Self::Failed(f) if f.code == ErrorCode::AlreadyCancelled => Status::AlreadyCancelled,
             Self::Failed(_) => Status::Failed,
         }
@@ -239,7 +242,7 @@ impl Outcome {
     /// The failure's code, if any.
     pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Cancelled => None,
+            Self::Cancelled | Self::Queued => None,
             Self::Failed(f) => Some(f.code),
         }
     }

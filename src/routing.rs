@@ -1,4 +1,7 @@
-//! Which vendor holds a code: an explicit `NAME:` prefix first, then the ordered rules.
+//! Which vendor holds a code: an explicit `NAME:` prefix first, then the ordered rules. A rule
+//! names one vendor, or several candidates when codes of its shape may live at any of them
+//! (DocuSign envelope IDs and ZapSign tokens are both UUIDs); `cancellation::Gateway` then
+//! finds the owner by a status read.
 
 use crate::model::{DocumentCode, ErrorCode, Failure, VendorName};
 use crate::settings::{Pattern, Settings};
@@ -12,11 +15,20 @@ pub struct Route {
     pub vendor_code: String,
 }
 
+/// What routing says about one code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed<'a> {
+    /// Its vendor is known.
+    To(Route),
+    /// One of these vendors holds it, asked in this order (a rule with several candidates).
+    AmongCandidates(&'a [VendorName]),
+}
+
 /// The compiled routing table.
 #[derive(Debug, Clone)]
 pub struct Router {
     vendors: Vec<VendorName>,
-    rules: Vec<(Pattern, VendorName)>,
+    rules: Vec<(Pattern, Vec<VendorName>)>,
 }
 
 impl Router {
@@ -26,7 +38,10 @@ impl Router {
             .routing
             .rules
             .iter()
-            .map(|rule| (rule.pattern.clone(), VendorName::new(&rule.vendor)))
+            .map(|rule| {
+                let vendors = rule.vendors.iter().map(|v| VendorName::new(v)).collect();
+                (rule.pattern.clone(), vendors)
+            })
             .collect();
         let vendors = settings
             .vendors
@@ -36,36 +51,49 @@ impl Router {
         Self { vendors, rules }
     }
 
-    /// Routes one code, or says why it cannot be routed.
-    pub fn route(&self, code: &DocumentCode) -> Result<Route, Failure> {
-        if let Some((prefix, rest)) = code.split_prefix() {
+    /// Routes one code, or says why it cannot be routed. A prefix counts only when it is a
+    /// vendor name (lowercase letters, digits, `_`), so other codes may contain `:`.
+    pub fn route<'a>(&'a self, code: &DocumentCode) -> Result<Routed<'a>, Failure> {
+        if let Some((prefix, rest)) = code.split_prefix().filter(|(p, _)| is_vendor_name(p)) {
             return match self.vendors.iter().find(|v| v.as_str() == prefix) {
                 Some(_) if rest.is_empty() => Err(Failure {
                     code: ErrorCode::Unroutable,
                     message: "Nothing follows the vendor prefix.".into(),
                 }),
-                Some(vendor) => Ok(Route {
+                Some(vendor) => Ok(Routed::To(Route {
                     vendor: vendor.clone(),
                     vendor_code: rest.to_owned(),
-                }),
+                })),
                 None => Err(Failure {
                     code: ErrorCode::UnknownVendor,
                     message: format!("The prefix `{prefix}:` names no configured vendor."),
                 }),
             };
         }
-        self.rules
+        let (_, vendors) = self
+            .rules
             .iter()
             .find(|(pattern, _)| pattern.is_match(code.as_str()))
-            .map(|(_, vendor)| Route {
-                vendor: vendor.clone(),
-                vendor_code: code.as_str().to_owned(),
-            })
             .ok_or_else(|| Failure {
                 code: ErrorCode::Unroutable,
                 message: "No routing rule matches this code; prefix it with a vendor name.".into(),
-            })
+            })?;
+        Ok(match &vendors[..] {
+            [vendor] => Routed::To(Route {
+                vendor: vendor.clone(),
+                vendor_code: code.as_str().to_owned(),
+            }),
+            candidates => Routed::AmongCandidates(candidates),
+        })
     }
+}
+
+/// Whether `prefix` can be a vendor name: lowercase ASCII letters, digits and `_`.
+fn is_vendor_name(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]
@@ -82,10 +110,15 @@ mod tests {
 
     fn vendor_of(router: &Router, code: &str) -> Result<String, ErrorCode> {
         let code = DocumentCode::parse(code).expect("valid code");
-        router
-            .route(&code)
-            .map(|r| format!("{}/{}", r.vendor, r.vendor_code))
-            .map_err(|f| f.code)
+        match router.route(&code) {
+            Ok(Routed::To(r)) => Ok(format!("{}/{}", r.vendor, r.vendor_code)),
+            Ok(Routed::AmongCandidates(vendors)) => Ok(vendors
+                .iter()
+                .map(VendorName::as_str)
+                .collect::<Vec<_>>()
+                .join("|")),
+            Err(f) => Err(f.code),
+        }
     }
 
     #[test]
@@ -112,7 +145,7 @@ mod tests {
             Ok("zapsign/TR99AQMY31".into())
         );
         assert_eq!(vendor_of(&r, "docusign:X1"), Err(ErrorCode::UnknownVendor));
-        assert_eq!(vendor_of(&r, ":X1"), Err(ErrorCode::UnknownVendor));
+        assert_eq!(vendor_of(&r, ":X1"), Err(ErrorCode::Unroutable));
         assert_eq!(vendor_of(&r, "auco:"), Err(ErrorCode::Unroutable));
     }
 

@@ -144,14 +144,43 @@ impl std::fmt::Debug for VendorTables {
     }
 }
 
-/// One `[[routing.rules]]` entry.
+/// One `[[routing.rules]]` entry: `vendor = "NAME"`, or `vendors = [...]` when codes of this
+/// shape may live at several vendors (signgate then finds each code's owner by a status read
+/// at the candidates, in order).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawRule")]
 pub struct RuleSettings {
     /// The whole-code pattern, compiled once at load.
     pub pattern: Pattern,
-    /// The configured vendor it routes to.
-    pub vendor: String,
+    /// The configured vendors it routes to, in the order they are asked (at least one).
+    pub vendors: Vec<String>,
+}
+
+/// A rule as written: exactly one of `vendor` and `vendors`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    pattern: Pattern,
+    vendor: Option<String>,
+    vendors: Option<Vec<String>>,
+}
+
+impl TryFrom<RawRule> for RuleSettings {
+    type Error = String;
+
+    fn try_from(raw: RawRule) -> Result<Self, String> {
+        let vendors = match (raw.vendor, raw.vendors) {
+            (Some(vendor), None) => vec![vendor],
+            (None, Some(vendors)) if !vendors.is_empty() => vendors,
+            (None, Some(_)) => return Err("`vendors` must name at least one vendor".into()),
+            (None, None) => return Err("a rule needs `vendor` or `vendors`".into()),
+            (Some(_), Some(_)) => return Err("set `vendor` or `vendors`, not both".into()),
+        };
+        Ok(Self {
+            pattern: raw.pattern,
+            vendors,
+        })
+    }
 }
 
 /// A routing pattern compiled anchored, so that it must match the whole code.
@@ -169,6 +198,11 @@ impl Pattern {
     /// Whether the whole of `code` matches.
     pub fn is_match(&self, code: &str) -> bool {
         self.0.is_match(code)
+    }
+
+    /// The pattern as compiled (anchored).
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
     }
 }
 
@@ -249,7 +283,7 @@ impl Settings {
             settings.vendors.insert(name, vendor);
         }
         if settings.routing.rules.is_empty() {
-            settings.routing.rules = default_rules()?;
+            settings.routing.rules = default_rules(&settings.vendors)?;
         }
         settings.validate()?;
         Ok(settings)
@@ -312,10 +346,14 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::at("log.level", e))?;
         for (i, rule) in self.routing.rules.iter().enumerate() {
-            if !self.vendors.contains_key(&rule.vendor) {
+            if let Some(vendor) = rule.vendors.iter().find(|v| !self.vendors.contains_key(*v)) {
+                let key = match rule.vendors.len() {
+                    1 => "vendor",
+                    _ => "vendors",
+                };
                 return Err(SettingsError::at(
-                    &format!("routing.rules[{i}].vendor"),
-                    format!("names no configured vendor `{}`", rule.vendor),
+                    &format!("routing.rules[{i}].{key}"),
+                    format!("names no configured vendor `{vendor}`"),
                 ));
             }
         }
@@ -323,10 +361,14 @@ impl Settings {
     }
 }
 
-/// Every kind's default rules, in `KINDS` order, each to the vendor named after its kind.
-fn default_rules() -> Result<Vec<RuleSettings>, SettingsError> {
-    let mut rules = Vec::new();
-    for kind in KINDS {
+/// Every kind's default rules, in `KINDS` order, each to the configured vendor named after
+/// its kind. Kinds whose codes look alike (UUIDs) share one rule, whose candidates are
+/// those vendors in `KINDS` order.
+fn default_rules(
+    vendors: &BTreeMap<String, VendorSettings>,
+) -> Result<Vec<RuleSettings>, SettingsError> {
+    let mut rules: Vec<RuleSettings> = Vec::new();
+    for kind in KINDS.iter().filter(|k| vendors.contains_key(k.name())) {
         for pattern in kind.default_rules() {
             let pattern = Pattern::new(pattern).map_err(|e| {
                 SettingsError(format!(
@@ -334,10 +376,17 @@ fn default_rules() -> Result<Vec<RuleSettings>, SettingsError> {
                     kind.name()
                 ))
             })?;
-            rules.push(RuleSettings {
-                pattern,
-                vendor: kind.name().to_owned(),
-            });
+            let vendor = kind.name().to_owned();
+            match rules
+                .iter_mut()
+                .find(|r| r.pattern.as_str() == pattern.as_str())
+            {
+                Some(rule) => rule.vendors.push(vendor),
+                None => rules.push(RuleSettings {
+                    pattern,
+                    vendors: vec![vendor],
+                }),
+            }
         }
     }
     Ok(rules)
@@ -370,8 +419,8 @@ mod tests {
         let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
         assert_eq!(s.server.max_documents, 100);
         assert_eq!(
-            s.vendors["zapsign"].rate_limit(),
-            None,
+            s.vendors["zapsign"].rate_limits(),
+            Vec::new(),
             "no token, no limit"
         );
         assert_eq!(s.vendors["zapsign"].max_concurrency(), 8);
@@ -394,21 +443,20 @@ mod tests {
         );
 
         let s = Settings::from_sources(None, Some(overlay), vars).expect("valid");
-        let a = s.vendors["zapsign"]
-            .rate_limit()
-            .expect("ZapSign has a limit");
-        let b = s.vendors["zapsign_b"]
-            .rate_limit()
-            .expect("ZapSign has a limit");
+        let a = s.vendors["zapsign"].rate_limits();
+        let b = s.vendors["zapsign_b"].rate_limits();
 
         assert_eq!(a, b);
+        let [a] = &a[..] else {
+            panic!("ZapSign has one limit: {a:?}");
+        };
         assert_eq!((a.calls, a.window), (450, Duration::from_secs(60)));
         assert!(
             a.key.starts_with("zapsign:") && !a.key.contains("tok-1"),
             "{}",
             a.key
         );
-        assert_eq!(s.vendors["auco"].rate_limit(), None);
+        assert_eq!(s.vendors["auco"].rate_limits(), Vec::new());
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl AppState {
             .ok_or_else(|| anyhow::anyhow!("auth.api_key is required"))?;
         let keys = ApiKeys::new(api_key, settings.auth.previous_api_key.as_ref());
         Ok(Self {
-            gateway: Arc::new(Gateway::new(router, registry)),
+            gateway: Arc::new(Gateway::new(router, registry, Arc::clone(&store))),
             keys: Arc::new(keys),
             store,
             in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),

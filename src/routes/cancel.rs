@@ -230,6 +230,9 @@ struct ResultDto<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     vendor: Option<&'a str>,
     status: Status,
+    /// The vendor accepted the cancel and applies it later (present only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    queued: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorDto<'a>>,
 }
@@ -263,7 +266,7 @@ impl<'a> CancelResponse<'a> {
 impl<'a> From<&'a DocumentResult> for ResultDto<'a> {
     fn from(result: &'a DocumentResult) -> Self {
         let error = match &result.outcome {
-            crate::model::Outcome::Cancelled => None,
+            crate::model::Outcome::Cancelled | crate::model::Outcome::Queued => None,
             crate::model::Outcome::Failed(f) => Some(ErrorDto {
                 code: f.code,
                 message: &f.message,
@@ -274,6 +277,7 @@ impl<'a> From<&'a DocumentResult> for ResultDto<'a> {
             code: result.code.as_str(),
             vendor: result.vendor.as_ref().map(|v| v.as_str()),
             status: result.outcome.status(),
+            queued: result.outcome == crate::model::Outcome::Queued,
             error,
         }
     }

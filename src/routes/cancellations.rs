@@ -98,6 +98,9 @@ struct Attempt {
     vendor_status: Option<u16>,
     vendor_calls: u32,
     outcome_unknown: bool,
+    /// The vendor queued the cancel and it is not confirmed yet.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    queued: bool,
     recovery: Option<Recovered>,
 }
 
@@ -126,6 +129,7 @@ impl From<&AuditRow> for Attempt {
             vendor_status: row.vendor_status,
             vendor_calls: row.vendor_calls,
             outcome_unknown: row.outcome_unknown,
+            queued: row.queued,
             recovery: row.recovered_at.map(|at| Recovered {
                 recovered_at: at.to_rfc3339(),
                 recovered_by: row.recovered_by.clone(),

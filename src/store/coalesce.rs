@@ -194,6 +194,19 @@ impl Store for Coalescing {
         self.inner.attempt_rows(attempt_id).await
     }
 
+    async fn code_owner(&self, code: &str) -> Result<Option<String>, StoreError> {
+        self.inner.code_owner(code).await
+    }
+
+    async fn remember_owner(
+        &self,
+        code: &str,
+        vendor: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.remember_owner(code, vendor, now).await
+    }
+
     fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>> {
         self.inner.shared_limits()
     }
@@ -293,6 +306,12 @@ mod tests {
         async fn attempt_rows(&self, _: &str) -> Result<Vec<AuditRow>, StoreError> {
             Err(StoreError::Closed)
         }
+        async fn code_owner(&self, _: &str) -> Result<Option<String>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn remember_owner(&self, _: &str, _: &str, _: Timestamp) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
         fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>> {
             None
         }
@@ -322,6 +341,7 @@ mod tests {
             recovered_at: None,
             recovered_by: None,
             vendor_state: None,
+            queued: false,
         }
     }
 

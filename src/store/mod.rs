@@ -129,6 +129,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `attempt_id` and `position`), at most `limit` of them; an unknown code gives none.
     async fn history(&self, code: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
 
+    /// The vendor remembered as holding `code` (found by a status read among a routing
+    /// rule's candidate vendors), if any.
+    async fn code_owner(&self, code: &str) -> Result<Option<String>, StoreError>;
+
+    /// Remembers that `vendor` holds `code`, for every replica (the last writer wins).
+    async fn remember_owner(
+        &self,
+        code: &str,
+        vendor: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// The rate limits this store holds for every replica on it (Postgres), or `None` when
     /// it shares none (SQLite: one replica), so pacing stays in the process.
     fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>>;
@@ -261,6 +273,9 @@ pub struct AuditRow {
     pub recovered_by: Option<String>,
     /// The document's state at the vendor as the last status read found it.
     pub vendor_state: Option<DocState>,
+    /// The vendor queued the cancel (answered `cancelled`, `queued: true`); a recovery
+    /// confirms it with a status read later and clears this.
+    pub queued: bool,
 }
 
 /// An audit row's status: `pending` from before the first vendor call until its outcome is

@@ -13,7 +13,7 @@ macro_rules! audit_columns {
     () => {
         "attempt_id, request_id, position, idempotency_key, received_at, finished_at, email, \
          message, code, vendor, vendor_code, status, error_code, vendor_status, vendor_calls, \
-         notify_signers, error_message, outcome_unknown, recovered_at, recovered_by, vendor_state"
+         notify_signers, error_message, outcome_unknown, recovered_at, recovered_by, vendor_state, queued"
     };
 }
 
@@ -65,15 +65,15 @@ pub(super) const PURGE_EXPIRED: &str = "DELETE FROM idempotency_keys WHERE expir
 /// The head of the multi-row insert built by `insert_audit_rows`.
 const INSERT_AUDIT: &str = concat!("INSERT INTO audit_events (", audit_columns!(), ") ");
 
-/// Rows per `INSERT` statement: 21 parameters each stays far below both databases' limits.
+/// Rows per `INSERT` statement: 22 parameters each stays far below both databases' limits.
 pub(super) const INSERT_CHUNK: usize = 500;
 
 /// `$1` status, `$2` error_code, `$3` finished_at, `$4` vendor_status, `$5` vendor_calls,
-/// `$6` attempt_id, `$7` position, `$8` error_message, `$9` outcome_unknown.
+/// `$6` attempt_id, `$7` position, `$8` error_message, `$9` outcome_unknown, `$10` queued.
 pub(super) const FINISH_AUDIT: &str = "\
 UPDATE audit_events
 SET status = $1, error_code = $2, finished_at = $3, vendor_status = $4, vendor_calls = $5,
-    error_message = $8, outcome_unknown = $9
+    error_message = $8, outcome_unknown = $9, queued = $10
 WHERE attempt_id = $6 AND position = $7";
 
 /// `$1` code, `$2` limit.
@@ -145,13 +145,21 @@ pub(super) const ADOPT: &str = concat!(
 
 /// `$1` status, `$2` error_code, `$3` error_message, `$4` finished_at, `$5` vendor_status,
 /// `$6` vendor_calls, `$7` outcome_unknown, `$8` recovered_at, `$9` recovered_by,
-/// `$10` vendor_state, `$11` attempt_id, `$12` position, `$13` owner.
+/// `$10` vendor_state, `$11` attempt_id, `$12` position, `$13` owner, `$14` queued.
 pub(super) const SETTLE_ROW: &str = "\
 UPDATE audit_events
 SET status = $1, error_code = $2, error_message = $3, finished_at = $4, vendor_status = $5,
     vendor_calls = $6, outcome_unknown = $7, recovered_at = $8, recovered_by = $9,
-    vendor_state = $10, recovery_owner = NULL, recovery_lease_until = NULL
+    vendor_state = $10, queued = $14, recovery_owner = NULL, recovery_lease_until = NULL
 WHERE attempt_id = $11 AND position = $12 AND recovery_owner = $13";
+
+/// `$1` code.
+pub(super) const CODE_OWNER: &str = "SELECT vendor FROM code_owners WHERE code = $1";
+
+/// `$1` code, `$2` vendor, `$3` now.
+pub(super) const REMEMBER_OWNER: &str = "\
+INSERT INTO code_owners (code, vendor, found_at) VALUES ($1, $2, $3)
+ON CONFLICT (code) DO UPDATE SET vendor = excluded.vendor, found_at = excluded.found_at";
 
 /// `$1` key, `$2` attempt_id, `$3` body, `$4` now.
 pub(super) const COMPLETE_ATTEMPT_KEY: &str = "\
@@ -231,6 +239,7 @@ pub(super) struct AuditRecord {
     recovered_at: Option<i64>,
     recovered_by: Option<String>,
     vendor_state: Option<String>,
+    queued: bool,
 }
 
 impl TryFrom<AuditRecord> for AuditRow {
@@ -287,6 +296,7 @@ impl TryFrom<AuditRecord> for AuditRow {
                     })
                 })
                 .transpose()?,
+            queued: record.queued,
         })
     }
 }
@@ -324,7 +334,8 @@ where
             .push_bind(row.outcome_unknown)
             .push_bind(row.recovered_at.map(Timestamp::as_millis))
             .push_bind(row.recovered_by.as_deref())
-            .push_bind(row.vendor_state.map(DocState::as_str));
+            .push_bind(row.vendor_state.map(DocState::as_str))
+            .push_bind(row.queued);
     });
     builder
 }
@@ -491,6 +502,7 @@ macro_rules! pool_store {
                         .bind(i64::from(row.position))
                         .bind(row.error_message.as_deref())
                         .bind(row.outcome_unknown)
+                        .bind(row.queued)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?;
@@ -520,6 +532,35 @@ macro_rules! pool_store {
                     .into_iter()
                     .map($crate::store::AuditRow::try_from)
                     .collect()
+            }
+
+            async fn code_owner(
+                &self,
+                code: &str,
+            ) -> Result<Option<String>, $crate::store::StoreError> {
+                sqlx::query_scalar($crate::store::sql::CODE_OWNER)
+                    .bind(code)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("read a code's owner"))
+            }
+
+            async fn remember_owner(
+                &self,
+                code: &str,
+                vendor: &str,
+                now: $crate::store::Timestamp,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::REMEMBER_OWNER)
+                    .bind(code)
+                    .bind(vendor)
+                    .bind(now.as_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database(
+                        "remember a code's owner",
+                    ))?;
+                Ok(())
             }
 
             async fn claim_unsettled(
@@ -623,6 +664,7 @@ macro_rules! pool_store {
                         .bind(row.attempt_id.as_str())
                         .bind(i64::from(row.position))
                         .bind(owner)
+                        .bind(row.queued)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?

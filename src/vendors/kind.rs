@@ -49,9 +49,10 @@ pub trait KindConfig: Send + Sync + fmt::Debug {
     /// Whether the credentials needed to cancel are present.
     fn has_credentials(&self) -> bool;
 
-    /// The rate limit the vendor counts this account's calls against, if it documents one;
-    /// signgate paces below it (across replicas when the store shares limits).
-    fn rate_limit(&self) -> Option<RateLimit>;
+    /// The rate limits the vendor counts this account's calls against (one per window, none
+    /// if it documents none); signgate paces below each of them (across replicas when the
+    /// store shares limits).
+    fn rate_limits(&self) -> Vec<RateLimit>;
 
     /// The adapter, called only when `has_credentials()`.
     fn build(&self, settings: &VendorSettings) -> Arc<dyn Vendor>;

@@ -111,9 +111,9 @@ impl VendorSettings {
         self.config.has_credentials()
     }
 
-    /// The vendor's rate limit for this account, if it has one.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.config.rate_limit()
+    /// The vendor's rate limits for this account, one per window it counts in.
+    pub fn rate_limits(&self) -> Vec<RateLimit> {
+        self.config.rate_limits()
     }
 }
 

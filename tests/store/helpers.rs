@@ -91,6 +91,7 @@ pub fn pending(request_id: &str, position: u32, code: &str, received_at: Timesta
         recovered_at: None,
         recovered_by: None,
         vendor_state: None,
+        queued: false,
     }
 }
 

@@ -61,8 +61,8 @@ impl KindConfig for AucoSettings {
     }
 
     // Auco documents no rate limit; `max_concurrency` bounds it.
-    fn rate_limit(&self) -> Option<RateLimit> {
-        None
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        Vec::new()
     }
 
     fn build(&self, settings: &VendorSettings) -> Arc<dyn Vendor> {

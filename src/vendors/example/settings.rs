@@ -63,12 +63,13 @@ impl KindConfig for ExampleSettings {
     }
 
     // Example Sign documents 120 calls a minute per token; without a token it is never called.
-    fn rate_limit(&self) -> Option<RateLimit> {
-        self.token.as_ref().map(|token| RateLimit {
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        let limit = |token| RateLimit {
             key: account_key("example", token),
             calls: self.requests_per_minute(),
             window: Duration::from_secs(60),
-        })
+        };
+        self.token.iter().map(limit).collect()
     }
 
     fn build(&self, settings: &VendorSettings) -> Arc<dyn Vendor> {

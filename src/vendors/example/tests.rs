@@ -31,7 +31,10 @@ fn a_table_of_kind_example_parses_with_its_token_redacted_and_its_rate_limit() {
     let vendor = &settings.vendors["demo_x"];
     assert_eq!(vendor.kind.name(), "example");
     assert!(vendor.has_credentials());
-    let limit = vendor.config.rate_limit().expect("a documented limit");
+    let limits = vendor.config.rate_limits();
+    let [limit] = &limits[..] else {
+        panic!("one documented limit: {limits:?}");
+    };
     assert_eq!(limit.calls, 100);
     assert!(limit.key.starts_with("example:"));
     let printed = format!("{vendor:?}");

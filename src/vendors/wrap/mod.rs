@@ -21,22 +21,27 @@ use crate::store::SharedLimits;
 use crate::vendors::settings::VendorSettings;
 
 /// Stacks the per-call layers, outermost first: breaker, metrics, concurrency cap, pacing.
-/// Pacing is innermost so nothing waits between taking a slot and sending. A vendor with a
-/// rate limit is paced through `shared` when the store shares limits between replicas
-/// (Postgres), else in this process.
+/// Pacing is innermost so nothing waits between taking a slot and sending. Each of a
+/// vendor's rate limits (one per window it counts in) is paced through `shared` when the
+/// store shares limits between replicas (Postgres), else in this process.
 pub fn wrap(
     name: &str,
     settings: &VendorSettings,
     adapter: Arc<dyn Vendor>,
     shared: Option<&Arc<dyn SharedLimits>>,
 ) -> Arc<dyn Vendor> {
-    let paced: Arc<dyn Vendor> = match (settings.rate_limit(), shared) {
-        (Some(limit), Some(shared)) => {
-            Arc::new(SharedPaced::new(name, adapter, limit, Arc::clone(shared)))
+    let limits = settings.rate_limits();
+    let several = limits.len() > 1;
+    let paced = limits.into_iter().fold(adapter, |inner, mut limit| {
+        if several {
+            // One account, several windows: each window is a limit of its own.
+            limit.key = format!("{}/{}s", limit.key, limit.window.as_secs());
         }
-        (Some(limit), None) => Arc::new(Paced::new(adapter, limit.calls, limit.window)),
-        (None, _) => adapter,
-    };
+        match shared {
+            Some(shared) => Arc::new(SharedPaced::new(name, inner, limit, Arc::clone(shared))),
+            None => Arc::new(Paced::new(inner, limit.calls, limit.window)),
+        }
+    });
     let limited = Arc::new(Limited::new(paced, settings.max_concurrency()));
     let measured = Arc::new(Measured::new(name, limited));
     Arc::new(Breaker::new(

@@ -64,12 +64,13 @@ impl KindConfig for ZapSignSettings {
 
     // ZapSign counts 500 calls a minute per API token, in fixed windows; without a token the
     // vendor is never called, so it needs no limit.
-    fn rate_limit(&self) -> Option<RateLimit> {
-        self.api_token.as_ref().map(|token| RateLimit {
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        let limit = |token| RateLimit {
             key: account_key("zapsign", token),
             calls: self.requests_per_minute(),
             window: Duration::from_secs(60),
-        })
+        };
+        self.api_token.iter().map(limit).collect()
     }
 
     fn build(&self, settings: &VendorSettings) -> Arc<dyn Vendor> {
