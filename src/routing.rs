@@ -150,6 +150,34 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_that_is_not_a_vendor_name_is_part_of_the_code() {
+        let overlay = r#"
+            [[routing.rules]]
+            pattern = "[A-Z]+:[0-9]+"
+            vendor = "auco"
+        "#;
+        let r = router(Some(overlay));
+        assert_eq!(vendor_of(&r, "INV:42"), Ok("auco/INV:42".into()));
+        assert_eq!(vendor_of(&r, "x-y:42"), Err(ErrorCode::Unroutable));
+        assert_eq!(vendor_of(&r, "nosuch:42"), Err(ErrorCode::UnknownVendor));
+    }
+
+    #[test]
+    fn a_rule_with_several_vendors_leaves_the_choice_to_a_status_read() {
+        let overlay = r#"
+            [vendors.zapsign_b]
+            kind = "zapsign"
+            base_url = "http://127.0.0.1:1"
+            [[routing.rules]]
+            pattern = "[0-9]+"
+            vendors = ["zapsign", "zapsign_b"]
+        "#;
+        let r = router(Some(overlay));
+        assert_eq!(vendor_of(&r, "42"), Ok("zapsign|zapsign_b".into()));
+        assert_eq!(vendor_of(&r, "zapsign_b:42"), Ok("zapsign_b/42".into()));
+    }
+
+    #[test]
     fn rules_apply_in_order_and_must_match_the_whole_code() {
         let overlay = r#"
             [vendors.auco_mx]

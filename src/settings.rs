@@ -508,7 +508,7 @@ mod tests {
 
     #[test]
     fn rules_must_name_configured_vendors_and_compile() {
-        let overlay = "[[routing.rules]]\npattern = \"^x$\"\nvendor = \"docusign\"\n";
+        let overlay = "[[routing.rules]]\npattern = \"^x$\"\nvendor = \"nosuchvendor\"\n";
         let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
         assert!(
             err.to_string().starts_with("routing.rules[0].vendor"),
@@ -520,6 +520,44 @@ mod tests {
             err.to_string().starts_with("routing.rules[0].pattern"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_rule_names_one_vendor_or_several_candidates_never_both_or_none() {
+        let rule = |vendors: &str| format!("[[routing.rules]]\npattern = \"x\"\n{vendors}\n");
+        let candidates = rule(r#"vendors = ["zapsign", "auco"]"#);
+        let s = Settings::from_sources(None, Some(&candidates), with_key()).expect("valid");
+        assert_eq!(s.routing.rules[0].vendors, ["zapsign", "auco"]);
+
+        for (vendors, problem) in [
+            (
+                r#"vendor = "auco"
+vendors = ["auco"]"#,
+                "not both",
+            ),
+            ("vendors = []", "at least one"),
+            ("", "needs `vendor` or `vendors`"),
+            (r#"vendors = ["auco", "nosuchvendor"]"#, "`nosuchvendor`"),
+        ] {
+            let overlay = rule(&vendors.replace("\\n", "\n"));
+            let err = Settings::from_sources(None, Some(&overlay), with_key()).unwrap_err();
+            let err = err.to_string();
+            assert!(err.starts_with("routing.rules[0]"), "{err}");
+            assert!(err.contains(problem), "{vendors}: {err}");
+        }
+    }
+
+    #[test]
+    fn kinds_with_the_same_default_pattern_share_one_rule_of_configured_vendors() {
+        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
+        for rule in &s.routing.rules {
+            assert!(rule.vendors.iter().all(|v| s.vendors.contains_key(v)));
+        }
+        let patterns: Vec<&str> = s.routing.rules.iter().map(|r| r.pattern.as_str()).collect();
+        let mut unique = patterns.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), patterns.len(), "{patterns:?}");
     }
 
     #[test]

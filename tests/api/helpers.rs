@@ -72,6 +72,12 @@ pub async fn spawn_app() -> TestApp {
 /// A gateway whose settings are changed by `SIGNGATE__...` pairs (the process environment is
 /// not touched); an empty value removes the variable.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_configured(None, vars).await
+}
+
+/// A gateway whose settings are the defaults, then the TOML `overlay`, then `vars` as in
+/// `spawn_app_with`.
+pub async fn spawn_app_configured(overlay: Option<&str>, vars: &[(&str, &str)]) -> TestApp {
     init_test_log();
     let vendors = MockVendors::start().await;
     let mut env = base_vars(&vendors);
@@ -82,7 +88,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
             env.insert((*key).to_owned(), (*value).to_owned());
         }
     }
-    let settings = Settings::from_sources(None, None, env).expect("test settings are valid");
+    let settings = Settings::from_sources(None, overlay, env).expect("test settings are valid");
     let app = Application::build(settings).await.expect("the app builds");
     let address = app.local_addr().expect("bound");
     let store = app.store();

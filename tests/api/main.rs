@@ -25,6 +25,7 @@ macro_rules! on_both_stores {
 mod cancel;
 mod conformance;
 mod connections;
+mod discovery;
 mod durability;
 mod helpers;
 mod http_errors;
