@@ -56,6 +56,7 @@ pub fn pending_rows(
                 recovered_by: None,
                 vendor_state: None,
                 queued: false,
+                confirm_at: None,
             };
             if !sent {
                 set_outcome(&mut row, doc, meta.received_at);
@@ -103,6 +104,9 @@ pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Tim
     row.outcome_unknown = result.outcome_unknown;
     row.vendor_state = result.vendor_state;
     row.queued = result.outcome == Outcome::Queued;
+    row.confirm_at = row
+        .queued
+        .then(|| finished_at.saturating_add(crate::recovery::CONFIRM_QUEUED_AFTER));
 }
 
 /// The result a finished row records, as its request answered (or would have answered) it;

@@ -10,6 +10,12 @@
 //!   its key, for the client's retry to replay;
 //! - the key was taken over by a retry of the same request (`adopt`): that retry sends, so
 //!   recovery only reads the status and never sends.
+//!
+//! A cancel the vendor queued (Dropbox Sign answers an empty `200` and applies it later) is
+//! confirmed by a status read a minute after the answer; while the document stays in
+//! progress it is read again an hour after the answer, and then the cancel is sent once more,
+//! as the vendor advises; an hour after that re-send, a document still in progress stops
+//! being waited for, its state recorded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +26,9 @@ use tokio::time::Instant;
 
 use crate::audit::{self, RequestMeta};
 use crate::cancellation::CancelCommand;
-use crate::model::{DocState, DocumentCode, DocumentResult, Outcome, Status, VendorName};
+use crate::model::{
+    DocState, DocumentCode, DocumentResult, ErrorCode, Outcome, Status, VendorName,
+};
 use crate::routes::cancel::CancelResponse;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -33,6 +41,12 @@ use crate::vendors::CallContext;
 const ATTEMPTS_PER_CLAIM: u32 = 16;
 /// Most claims per pass, so one pass ends even if the backlog keeps growing.
 const CLAIMS_PER_PASS: usize = 64;
+
+/// How long after a queued cancel's answer its status is first read.
+pub const CONFIRM_QUEUED_AFTER: Duration = Duration::from_secs(60);
+/// How long a queued cancel may stay in progress before it is sent once more, and after
+/// that re-send before it stops being waited for.
+pub const RESEND_QUEUED_AFTER: Duration = Duration::from_secs(3600);
 
 /// How long a request may be unfinished before its process is presumed dead: twice the
 /// request deadline (also when an `Idempotency-Key` lock goes stale).
@@ -121,13 +135,16 @@ impl Recovery {
         Ok(settled)
     }
 
-    /// Resolves the claimed rows of one attempt and stores its answer if it still holds a key.
+    /// Resolves the claimed rows of one attempt and stores its answer if it still holds a key;
+    /// returns how many rows it settled (queued cancels still waiting do not count).
     async fn recover_attempt(&self, rows: Vec<AuditRow>) -> Result<u64, StoreError> {
         let attempt_id = rows[0].attempt_id.clone();
         let key = rows[0].idempotency_key.clone();
-        let (pending, unknown): (Vec<AuditRow>, Vec<AuditRow>) = rows
+        let (pending, settled): (Vec<AuditRow>, Vec<AuditRow>) = rows
             .into_iter()
             .partition(|r| r.status == RowStatus::Pending);
+        let (queued, unknown): (Vec<AuditRow>, Vec<AuditRow>) =
+            settled.into_iter().partition(|r| r.queued);
         let holder = match (&key, pending.is_empty()) {
             (Some(key), false) => {
                 self.store()
@@ -142,6 +159,7 @@ impl Recovery {
             KeyHolder::Elsewhere => self.inspect_pending(pending, deadline).await,
         };
         resolved.extend(self.inspect_unknown(unknown, deadline).await);
+        resolved.extend(self.confirm_queued(queued, deadline).await);
         let body = match (&key, holder) {
             (Some(_), KeyHolder::Held) => self.answer(&attempt_id, &resolved).await?,
             _ => None,
@@ -159,12 +177,17 @@ impl Recovery {
             .store()
             .settle(&self.name, &resolved, completion)
             .await?;
+        let waiting = resolved.iter().filter(|r| r.queued).count() as u64;
         // Fewer rows written means another owner took some over; it counts its own.
         if written == resolved.len() as u64 {
-            for row in &resolved {
+            for row in resolved.iter().filter(|r| !r.queued) {
                 let vendor = row.vendor.as_deref().unwrap_or("none");
                 crate::metrics::recovered_document(vendor, real_status(row));
             }
+        }
+        let written = written.saturating_sub(waiting);
+        if written == 0 {
+            return Ok(0);
         }
         tracing::info!(
             recovery = %self.name,
@@ -258,6 +281,95 @@ impl Recovery {
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// Reads the status of cancels the vendor queued: a cancelled document confirms the
+    /// cancel; another state ends the wait with that state recorded; a document still in
+    /// progress is read again later, sent once more `RESEND_QUEUED_AFTER` after the answer,
+    /// and given up on as long after the re-send. A failed read is tried again a minute later.
+    async fn confirm_queued(&self, rows: Vec<AuditRow>, deadline: Instant) -> Vec<AuditRow> {
+        let confirms = rows.into_iter().map(|mut row| async move {
+            let now = Timestamp::now();
+            let resent_at = row.recovered_at;
+            let since = |t: Timestamp| Duration::from_millis((now.as_millis() - t.as_millis()).max(0) as u64);
+            match self.read(&row, deadline).await {
+                Some(Ok(DocState::InProgress)) => {
+                    let answered = row.finished_at.unwrap_or(row.received_at);
+                    match resent_at {
+                        None if since(answered) < RESEND_QUEUED_AFTER => {
+                            row.confirm_at = Some(answered.saturating_add(RESEND_QUEUED_AFTER));
+                            return row;
+                        }
+                        None => return self.resend_queued(row, deadline).await,
+                        Some(at) if since(at) < RESEND_QUEUED_AFTER => {
+                            row.confirm_at = Some(at.saturating_add(RESEND_QUEUED_AFTER));
+                            return row;
+                        }
+                        Some(_) => {
+                            tracing::warn!(vendor = row.vendor.as_deref().unwrap_or(""), code = %row.code,
+                                "A queued cancel was never applied, even after a re-send; the document is still in progress.");
+                            row.vendor_state = Some(DocState::InProgress);
+                        }
+                    }
+                }
+                Some(Ok(state)) => row.vendor_state = Some(state),
+                Some(Err(_)) => {
+                    row.confirm_at = Some(now.saturating_add(CONFIRM_QUEUED_AFTER));
+                    return row;
+                }
+                // The vendor cannot be asked (any more): stop waiting.
+                None => {}
+            }
+            row.queued = false;
+            row.confirm_at = None;
+            self.mark(&mut row, now);
+            row
+        });
+        futures::future::join_all(confirms).await
+    }
+
+    /// Sends a queued cancel once more (the document is still in progress long after the
+    /// vendor accepted it), through the vendor's usual policy.
+    async fn resend_queued(&self, mut row: AuditRow, deadline: Instant) -> AuditRow {
+        let Some(mut result) = interrupted_result(&row) else {
+            return row;
+        };
+        let command = CancelCommand {
+            codes: Vec::new(),
+            message: row.message.clone(),
+            email: row.email.clone(),
+            notify_signers: row.notify_signers,
+        };
+        let mut plan = [result.clone()];
+        self.state
+            .gateway
+            .execute(&command, &mut plan, &[false], &row.request_id, deadline)
+            .await;
+        result = plan.into_iter().next().unwrap_or(result);
+        let now = Timestamp::now();
+        row.vendor_calls += result.vendor_calls;
+        match result.outcome.error_code() {
+            // Sent again (or it went through at once): wait for it as for the first one.
+            None => row.confirm_at = Some(now.saturating_add(CONFIRM_QUEUED_AFTER)),
+            Some(ErrorCode::AlreadyCancelled) => {
+                row.vendor_state = Some(DocState::Cancelled);
+                row.queued = false;
+                row.confirm_at = None;
+            }
+            // Nothing was sent: try again a minute later.
+            Some(code) if code.retryable() => {
+                row.confirm_at = Some(now.saturating_add(CONFIRM_QUEUED_AFTER));
+                return row;
+            }
+            Some(code) => {
+                tracing::warn!(vendor = row.vendor.as_deref().unwrap_or(""), code = %row.code, error = code.as_str(),
+                    "A queued cancel's re-send was refused; the document is no longer waited for.");
+                row.queued = false;
+                row.confirm_at = None;
+            }
+        }
+        self.mark(&mut row, now);
+        row
     }
 
     /// The document's status, or `None` when its vendor has no status read (or is gone).

@@ -1,9 +1,11 @@
 -- Queued cancels and discovered code owners (Postgres dialect).
 
 -- The vendor accepted the cancel and applies it later (Dropbox Sign): the answer said
--- `cancelled` with `queued: true`; a recovery confirms it with a status read and clears this.
+-- `cancelled` with `queued: true`; a recovery confirms it with a status read at `confirm_at`
+-- (and later again, while the document is still in progress) and then clears this.
 ALTER TABLE audit_events ADD COLUMN queued BOOLEAN NOT NULL DEFAULT FALSE;
-CREATE INDEX audit_events_queued ON audit_events (finished_at) WHERE queued = TRUE;
+ALTER TABLE audit_events ADD COLUMN confirm_at BIGINT;
+CREATE INDEX audit_events_queued ON audit_events (confirm_at) WHERE queued = TRUE;
 
 -- Which vendor holds a code that a routing rule with several candidate vendors matched, as a
 -- status read found it: later requests for the code go there directly.

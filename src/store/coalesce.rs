@@ -342,6 +342,7 @@ mod tests {
             recovered_by: None,
             vendor_state: None,
             queued: false,
+            confirm_at: None,
         }
     }
 

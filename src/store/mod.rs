@@ -276,6 +276,8 @@ pub struct AuditRow {
     /// The vendor queued the cancel (answered `cancelled`, `queued: true`); a recovery
     /// confirms it with a status read later and clears this.
     pub queued: bool,
+    /// When a recovery next reads the status of a queued cancel.
+    pub confirm_at: Option<Timestamp>,
 }
 
 /// An audit row's status: `pending` from before the first vendor call until its outcome is

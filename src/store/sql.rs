@@ -13,7 +13,7 @@ macro_rules! audit_columns {
     () => {
         "attempt_id, request_id, position, idempotency_key, received_at, finished_at, email, \
          message, code, vendor, vendor_code, status, error_code, vendor_status, vendor_calls, \
-         notify_signers, error_message, outcome_unknown, recovered_at, recovered_by, vendor_state, queued"
+         notify_signers, error_message, outcome_unknown, recovered_at, recovered_by, vendor_state, queued, confirm_at"
     };
 }
 
@@ -65,15 +65,16 @@ pub(super) const PURGE_EXPIRED: &str = "DELETE FROM idempotency_keys WHERE expir
 /// The head of the multi-row insert built by `insert_audit_rows`.
 const INSERT_AUDIT: &str = concat!("INSERT INTO audit_events (", audit_columns!(), ") ");
 
-/// Rows per `INSERT` statement: 22 parameters each stays far below both databases' limits.
+/// Rows per `INSERT` statement: 23 parameters each stays far below both databases' limits.
 pub(super) const INSERT_CHUNK: usize = 500;
 
 /// `$1` status, `$2` error_code, `$3` finished_at, `$4` vendor_status, `$5` vendor_calls,
-/// `$6` attempt_id, `$7` position, `$8` error_message, `$9` outcome_unknown, `$10` queued.
+/// `$6` attempt_id, `$7` position, `$8` error_message, `$9` outcome_unknown, `$10` queued,
+/// `$11` confirm_at.
 pub(super) const FINISH_AUDIT: &str = "\
 UPDATE audit_events
 SET status = $1, error_code = $2, finished_at = $3, vendor_status = $4, vendor_calls = $5,
-    error_message = $8, outcome_unknown = $9, queued = $10
+    error_message = $8, outcome_unknown = $9, queued = $10, confirm_at = $11
 WHERE attempt_id = $6 AND position = $7";
 
 /// `$1` code, `$2` limit.
@@ -91,13 +92,14 @@ pub(super) const ATTEMPT_ROWS: &str = concat!(
     " FROM audit_events WHERE attempt_id = $1 ORDER BY position"
 );
 
-/// Which rows a recovery resolves: `$3` now, `$4` stale_before, `$5` unknown_since. Repeated
-/// in the outer `WHERE` of `CLAIM_UNSETTLED`, so a row claimed concurrently is re-checked
-/// (and skipped) after its lock is released.
+/// Which rows a recovery resolves: `$3` now, `$4` stale_before, `$5` unknown_since; queued
+/// cancels whose `confirm_at` has come. Repeated in the outer `WHERE` of `CLAIM_UNSETTLED`,
+/// so a row claimed concurrently is re-checked (and skipped) after its lock is released.
 macro_rules! unsettled {
     () => {
-        "(status = 'pending' OR (outcome_unknown = TRUE AND received_at >= $5)) \
-         AND received_at < $4 \
+        "(((status = 'pending' OR (outcome_unknown = TRUE AND received_at >= $5)) \
+           AND received_at < $4) \
+          OR (queued = TRUE AND confirm_at <= $3)) \
          AND (recovery_lease_until IS NULL OR recovery_lease_until < $3)"
     };
 }
@@ -110,8 +112,9 @@ macro_rules! unleased {
 }
 
 /// `$1` owner, `$2` lease_until, `$3`..`$5` as in `unsettled!`, `$6` most attempts. The
-/// candidates come from two selects, each with the exact term of one partial index
-/// (`audit_events_pending`, `audit_events_unknown`), so a pass never scans the whole table.
+/// candidates come from three selects, each with the exact term of one partial index
+/// (`audit_events_pending`, `audit_events_unknown`, `audit_events_queued`), so a pass never
+/// scans the whole table.
 pub(super) const CLAIM_UNSETTLED: &str = concat!(
     "UPDATE audit_events SET recovery_owner = $1, recovery_lease_until = $2 \
      WHERE attempt_id IN (SELECT attempt_id FROM (\
@@ -120,6 +123,9 @@ pub(super) const CLAIM_UNSETTLED: &str = concat!(
     unleased!(),
     " UNION ALL SELECT attempt_id, received_at FROM audit_events \
        WHERE outcome_unknown = TRUE AND received_at >= $5 AND received_at < $4 AND ",
+    unleased!(),
+    " UNION ALL SELECT attempt_id, received_at FROM audit_events \
+       WHERE queued = TRUE AND confirm_at <= $3 AND ",
     unleased!(),
     ") candidates GROUP BY attempt_id ORDER BY MIN(received_at) LIMIT $6) AND ",
     unsettled!(),
@@ -145,12 +151,13 @@ pub(super) const ADOPT: &str = concat!(
 
 /// `$1` status, `$2` error_code, `$3` error_message, `$4` finished_at, `$5` vendor_status,
 /// `$6` vendor_calls, `$7` outcome_unknown, `$8` recovered_at, `$9` recovered_by,
-/// `$10` vendor_state, `$11` attempt_id, `$12` position, `$13` owner, `$14` queued.
+/// `$10` vendor_state, `$11` attempt_id, `$12` position, `$13` owner, `$14` queued,
+/// `$15` confirm_at.
 pub(super) const SETTLE_ROW: &str = "\
 UPDATE audit_events
 SET status = $1, error_code = $2, error_message = $3, finished_at = $4, vendor_status = $5,
     vendor_calls = $6, outcome_unknown = $7, recovered_at = $8, recovered_by = $9,
-    vendor_state = $10, queued = $14, recovery_owner = NULL, recovery_lease_until = NULL
+    vendor_state = $10, queued = $14, confirm_at = $15, recovery_owner = NULL, recovery_lease_until = NULL
 WHERE attempt_id = $11 AND position = $12 AND recovery_owner = $13";
 
 /// `$1` code.
@@ -240,6 +247,7 @@ pub(super) struct AuditRecord {
     recovered_by: Option<String>,
     vendor_state: Option<String>,
     queued: bool,
+    confirm_at: Option<i64>,
 }
 
 impl TryFrom<AuditRecord> for AuditRow {
@@ -297,6 +305,7 @@ impl TryFrom<AuditRecord> for AuditRow {
                 })
                 .transpose()?,
             queued: record.queued,
+            confirm_at: record.confirm_at.map(Timestamp::from_millis),
         })
     }
 }
@@ -335,7 +344,8 @@ where
             .push_bind(row.recovered_at.map(Timestamp::as_millis))
             .push_bind(row.recovered_by.as_deref())
             .push_bind(row.vendor_state.map(DocState::as_str))
-            .push_bind(row.queued);
+            .push_bind(row.queued)
+            .push_bind(row.confirm_at.map(Timestamp::as_millis));
     });
     builder
 }
@@ -503,6 +513,7 @@ macro_rules! pool_store {
                         .bind(row.error_message.as_deref())
                         .bind(row.outcome_unknown)
                         .bind(row.queued)
+                        .bind(row.confirm_at.map($crate::store::Timestamp::as_millis))
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?;
@@ -665,6 +676,7 @@ macro_rules! pool_store {
                         .bind(i64::from(row.position))
                         .bind(owner)
                         .bind(row.queued)
+                        .bind(row.confirm_at.map($crate::store::Timestamp::as_millis))
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?

@@ -92,6 +92,7 @@ pub fn pending(request_id: &str, position: u32, code: &str, received_at: Timesta
         recovered_by: None,
         vendor_state: None,
         queued: false,
+        confirm_at: None,
     }
 }
 

@@ -75,6 +75,8 @@ on_both_stores!(
     recovery::settle_writes_only_held_rows_and_completes_the_attempts_key,
     recovery::a_retry_that_takes_over_a_key_adopts_the_pending_rows_of_earlier_attempts,
     recovery::a_released_key_is_gone_for_its_recovery,
+    recovery::queued_cancels_are_claimed_once_their_confirmation_is_due,
+    recovery::a_code_owner_is_remembered_and_the_last_finding_wins,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

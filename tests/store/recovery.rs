@@ -279,3 +279,58 @@ pub(crate) async fn a_released_key_is_gone_for_its_recovery(h: &Harness) {
 
     assert_eq!((holder, never_held), (KeyHolder::Gone, KeyHolder::Gone));
 }
+
+pub(crate) async fn queued_cancels_are_claimed_once_their_confirmation_is_due(h: &Harness) {
+    let store = h.store.as_ref();
+    let queued = |request: &str, code: &str, confirm_at: Timestamp| {
+        let mut row = pending(request, 0, code, at(0));
+        row.status = RowStatus::Done(Status::Cancelled);
+        row.finished_at = Some(at(10));
+        row.queued = true;
+        row.confirm_at = Some(confirm_at);
+        row
+    };
+    let due = queued("due", "A", at(500));
+    let later = queued("later", "B", at(5_000));
+    let mut confirmed = queued("confirmed", "C", at(500));
+    confirmed.queued = false;
+    for row in [&due, &later, &confirmed] {
+        store
+            .insert_pending(std::slice::from_ref(row))
+            .await
+            .expect("insert_pending");
+    }
+
+    // Queued rows wait for `confirm_at`, not for their request to be presumed dead.
+    let first = claimed(store, "r-1", at(1_000)).await;
+    let mut resettled = first.clone();
+    resettled[0].confirm_at = Some(at(9_000));
+    let written = store.settle("r-1", &resettled, None).await.expect("settle");
+    let after = claimed(store, "r-2", at(6_000)).await;
+
+    assert_eq!(positions(&first), positions(std::slice::from_ref(&due)));
+    assert!(first[0].queued);
+    assert_eq!(first[0].confirm_at, Some(at(500)));
+    assert_eq!(written, 1);
+    assert_eq!(positions(&after), positions(std::slice::from_ref(&later)));
+}
+
+pub(crate) async fn a_code_owner_is_remembered_and_the_last_finding_wins(h: &Harness) {
+    let store = h.store.as_ref();
+    assert_eq!(store.code_owner("X-1").await.expect("read"), None);
+
+    store
+        .remember_owner("X-1", "zapsign", at(1))
+        .await
+        .expect("remember");
+    let first = store.code_owner("X-1").await.expect("read");
+    store
+        .remember_owner("X-1", "docusign", at(2))
+        .await
+        .expect("remember again");
+    let second = store.code_owner("X-1").await.expect("read");
+
+    assert_eq!(first.as_deref(), Some("zapsign"));
+    assert_eq!(second.as_deref(), Some("docusign"));
+    assert_eq!(store.code_owner("X-2").await.expect("read"), None);
+}
