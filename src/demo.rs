@@ -98,7 +98,7 @@ pub fn requests() -> Vec<DemoRequest> {
         ("Authorization", "Bearer demo-key"),
         ("Content-Type", "application/json"),
     ];
-    // Written by hand to keep the fields in the order the SPEC shows them.
+    // Written by hand to keep the fields in the order docs/api.md shows them.
     let body = |codes: &[&str]| {
         let codes = serde_json::to_string(codes).unwrap_or_default();
         format!(

@@ -97,7 +97,7 @@ impl Status {
     }
 }
 
-/// Why a document was not cancelled: the stable codes of SPEC section 4.
+/// Why a document was not cancelled: the stable codes of docs/outcomes.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

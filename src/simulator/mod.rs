@@ -1,7 +1,7 @@
 //! A stateful simulator of the vendors' APIs, for the demo, tests and benchmarks.
 //!
 //! Each simulated vendor (`vendors()`, each a `SimVendor` in its `vendors::<kind>` folder) is
-//! served under its own prefix, as SPEC section 3 describes the real vendor. Documents keep
+//! served under its own prefix, as docs/vendors.md describes the real vendor. Documents keep
 //! their state, so a second cancel gets the vendor's real refusal; latency and faults can be
 //! injected per call (`SimConfig`), and every call is counted per (vendor, endpoint) so tests
 //! can assert what reached the "vendor".

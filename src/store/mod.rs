@@ -37,7 +37,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks that the store answers a trivial query (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Claims `key` for a request whose body has `fingerprint` (SPEC 5.1), in one atomic
+    /// Claims `key` for a request whose body has `fingerprint` (docs/api.md, Idempotency), in one atomic
     /// statement. A new or expired key (`expires_at <= now`) is locked with `locked_at = now`
     /// and `expires_at = now + ttl`, and so is an in-progress key with the same fingerprint
     /// whose lock is older than `stale_after` (its process crashed): both return `Started`.
@@ -227,7 +227,7 @@ pub struct Completion<'a> {
     pub now: Timestamp,
 }
 
-/// One document of one request in the audit trail (SPEC 5.2). Never holds credentials.
+/// One document of one request in the audit trail (docs/operations.md, The store). Never holds credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
     /// signgate's own id for the request (a UUID); with `position`, the row's identity. Unlike

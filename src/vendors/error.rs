@@ -61,7 +61,7 @@ pub struct Class {
     pub code: ErrorCode,
     /// The vendor may have acted on the request, so it must not be re-sent blindly.
     pub ambiguous: bool,
-    /// Nothing was done at the vendor, so the policy may send again at once (SPEC 3.3).
+    /// Nothing was done at the vendor, so the policy may send again at once (docs/design.md, The policy).
     pub retry_safe: bool,
     /// It counts as a vendor failure for the circuit breaker.
     pub breaker_failure: bool,

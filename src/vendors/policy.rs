@@ -112,7 +112,7 @@ impl Policy {
         self.vendor.status(code, &ctx).await
     }
 
-    /// Cancels `codes` (at most `batch_size()`), retrying and reconciling as SPEC 3.3 allows,
+    /// Cancels `codes` (at most `batch_size()`), retrying and reconciling as docs/design.md allows,
     /// and returns one settled result per code, in order.
     pub async fn cancel(
         &self,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container smoke test: build the image from the Dockerfile, run it against the vendor simulator
-# on the host, and check what the SPEC asks of the container (section 6): it serves, cancels at
+# on the host, and check what docs/operations.md promises of the container: it serves, cancels at
 # both vendors, runs as a non-root user, has no compiler, carries a HEALTHCHECK that works with
 # the image's own binary, keeps secrets out of its logs, and exits 0 on SIGTERM within the grace
 # period. Nothing leaves loopback at run time (the build itself fetches crates and Debian
@@ -12,9 +12,10 @@
 #   SIGNGATE_BIN      host binary that runs the simulator   [target/debug/signgate]
 #   SMOKE_IMAGE       tag of the image built and tested                     [signgate:ci]
 #   SMOKE_LOG_DIR     build log and container log         [target/ci/container]
+#   CONTAINER_PREPARE script run first, its output eval'd (sets up the engine)     [none]
 #
-# On this machine (no registry reachable) ../shared/container/prepare.sh, when present, installs
-# and configures podman and seeds the base images (rust:1-bookworm, debian:bookworm-slim); the
+# Where no registry is reachable, a CONTAINER_PREPARE script can install and configure podman
+# and seed the base images (rust:1-bookworm, debian:bookworm-slim); the
 # commands below are plain podman commands that docker also accepts (except the build flags,
 # which are podman's: --pull=never since the base images are local, --format docker to keep
 # HEALTHCHECK).
@@ -66,9 +67,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- 0. the container engine ---------------------------------------------------------------------
-if [ "$ENGINE" = podman ] && [ -x ../shared/container/prepare.sh ]; then
+if [ "$ENGINE" = podman ] && [ -n "${CONTAINER_PREPARE:-}" ]; then
   t=$SECONDS
-  eval "$(../shared/container/prepare.sh)"
+  eval "$("$CONTAINER_PREPARE")"
   log "podman prepared ($((SECONDS - t)) s)"
 fi
 command -v "$ENGINE" >/dev/null || fail "$ENGINE is not installed"

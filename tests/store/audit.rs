@@ -1,4 +1,4 @@
-//! Audit trail scenarios (SPEC 5.2): pending rows, outcomes, history, all-or-nothing batches.
+//! Audit trail scenarios (docs/operations.md): pending rows, outcomes, history, all-or-nothing batches.
 
 use signgate::model::{ErrorCode, Status};
 use signgate::store::{AuditRow, RowStatus, StoreError};

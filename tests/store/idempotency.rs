@@ -1,4 +1,4 @@
-//! Idempotency-Key scenarios (SPEC 5.1): claim, replay, mismatch, stale locks, expiry, release.
+//! Idempotency-Key scenarios (docs/api.md): claim, replay, mismatch, stale locks, expiry, release.
 
 use std::sync::Arc;
 

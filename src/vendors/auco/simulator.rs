@@ -1,4 +1,4 @@
-//! Simulated Auco API v1.5 (SPEC 3.1): batch cancel with the bare private key, and status read
+//! Simulated Auco API v1.5 (src/vendors/auco/README.md): batch cancel with the bare private key, and status read
 //! with the bare public key. Mirrors <https://docs.auco.ai> as the adapter reads it.
 
 use std::any::Any;

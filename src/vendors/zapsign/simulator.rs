@@ -1,4 +1,4 @@
-//! Simulated ZapSign API v1 (SPEC 3.2): one refuse per call, Bearer token, mandatory
+//! Simulated ZapSign API v1 (src/vendors/zapsign/README.md): one refuse per call, Bearer token, mandatory
 //! `User-Agent`, a fixed-window rate limit per token, and deliberately varied error bodies
 //! (`detail`, `error`, `code`), as the real vendor sends. Docs: <https://docs.zapsign.com.br>.
 

@@ -1,4 +1,4 @@
-//! The simulated Auco answers every case SPEC 3.1 documents, and faults as injected.
+//! The simulated Auco answers every case src/vendors/auco/README.md documents, and faults as injected.
 
 use std::time::Duration;
 

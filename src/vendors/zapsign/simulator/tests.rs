@@ -1,4 +1,4 @@
-//! The simulated ZapSign answers every case SPEC 3.2 documents, in its varied body shapes,
+//! The simulated ZapSign answers every case src/vendors/zapsign/README.md documents, in its varied body shapes,
 //! and faults as injected.
 
 use std::time::{Duration, Instant};
