@@ -12,10 +12,11 @@
 #   SIGNGATE_BIN      host binary that runs the simulator   [target/debug/signgate]
 #   SMOKE_IMAGE       tag of the image built and tested                     [signgate:ci]
 #   SMOKE_LOG_DIR     build log and container log         [target/ci/container]
-#   CONTAINER_PREPARE script run first, its output eval'd (sets up the engine)     [none]
+#   CONTAINER_PREPARE script run first, its output eval'd (sets up the engine)
+#                     [tests/container/offline-podman.sh when podman lacks the base images]
 #
-# Where no registry is reachable, a CONTAINER_PREPARE script can install and configure podman
-# and seed the base images (rust:1-bookworm, debian:bookworm-slim); the
+# Where no registry is reachable, tests/container/offline-podman.sh installs and configures
+# podman and builds the base images (rust:1-bookworm, debian:bookworm-slim) locally; the
 # commands below are plain podman commands that docker also accepts (except the build flags,
 # which are podman's: --pull=never since the base images are local, --format docker to keep
 # HEALTHCHECK).
@@ -67,6 +68,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- 0. the container engine ---------------------------------------------------------------------
+if [ "$ENGINE" = podman ] && [ -z "${CONTAINER_PREPARE:-}" ] \
+  && ! { command -v podman >/dev/null && podman image exists rust:1-bookworm \
+         && podman image exists debian:bookworm-slim; } 2>/dev/null; then
+  CONTAINER_PREPARE=tests/container/offline-podman.sh
+fi
 if [ "$ENGINE" = podman ] && [ -n "${CONTAINER_PREPARE:-}" ]; then
   t=$SECONDS
   eval "$("$CONTAINER_PREPARE")"
