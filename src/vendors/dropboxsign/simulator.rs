@@ -296,7 +296,7 @@ async fn cancel(
 ) -> Response {
     let limit = match admit(&sim, &headers) {
         Ok(limit) => limit,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let unknown_in_progress = sim.unknown_in_progress();
     let own = own(&sim);
@@ -342,7 +342,7 @@ async fn status(
 ) -> Response {
     let limit = match admit(&sim, &headers) {
         Ok(limit) => limit,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let current = state(&sim, &id).or(sim
         .unknown_in_progress()
@@ -391,32 +391,49 @@ fn signature_request(id: &str, state: DropboxSignState) -> Value {
     })
 }
 
+/// Why a call was refused before its handler ran.
+enum Refusal {
+    /// No `Authorization` for `API_KEY`.
+    Unauthorised,
+    /// Beyond the rate limit in this window.
+    Limited(window::Admitted),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorised => error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized user. No credentials supplied.",
+            ),
+            Self::Limited(limit) => with_limit(
+                error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "exceeded_rate",
+                    "Too many requests.",
+                ),
+                limit,
+            ),
+        }
+    }
+}
+
 /// The checks in front of every call: the API key, then the rate limit. Returns the call's
-/// place in its window, or the answer to a call that fails a check.
-fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<window::Admitted, Response> {
+/// place in its window.
+fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<window::Admitted, Refusal> {
     let authorised = headers
         .get(header::AUTHORIZATION)
         .is_some_and(|value| value.as_bytes() == AUTHORIZATION.as_bytes());
     if !authorised {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized user. No credentials supplied.",
-        ));
+        return Err(Refusal::Unauthorised);
     }
     let own = own(sim);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let admitted = lock(&own.window).admit(own.options.requests_per_minute, now);
-    admitted.map_err(|limit| {
-        let refused = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "exceeded_rate",
-            "Too many requests.",
-        );
-        with_limit(refused, limit)
-    })
+    admitted.map_err(Refusal::Limited)
 }
 
 /// Adds Dropbox Sign's rate-limit headers (its spelling: `X-Ratelimit-Reset`).
