@@ -424,7 +424,11 @@ mod tests {
             "no token, no limit"
         );
         assert_eq!(s.vendors["zapsign"].max_concurrency(), 8);
-        assert_eq!(s.routing.rules.len(), 2);
+        assert_eq!(
+            s.routing.rules.len(),
+            3,
+            "UUIDs, Auco codes, Dropbox Sign ids"
+        );
         assert!(!s.vendors["auco"].has_credentials());
     }
 

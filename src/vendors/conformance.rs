@@ -182,6 +182,8 @@ impl MockAnswer {
 pub struct Expected {
     /// `None` when the document is cancelled, else its error code.
     pub error: Option<ErrorCode>,
+    /// The cancel is reported queued (`"queued": true`): accepted, applied later.
+    pub queued: bool,
     /// Every request the vendor receives (cancels and status reads).
     pub calls: usize,
     /// The cancel takes at least this long (a honoured `Retry-After`).
@@ -193,8 +195,17 @@ impl Expected {
     pub fn cancelled(calls: usize) -> Self {
         Self {
             error: None,
+            queued: false,
             calls,
             not_before: Duration::ZERO,
+        }
+    }
+
+    /// Cancelled but queued at the vendor (`"queued": true`) after `calls` vendor requests.
+    pub fn queued(calls: usize) -> Self {
+        Self {
+            queued: true,
+            ..Self::cancelled(calls)
         }
     }
 
@@ -202,6 +213,7 @@ impl Expected {
     pub fn failed(code: ErrorCode, calls: usize) -> Self {
         Self {
             error: Some(code),
+            queued: false,
             calls,
             not_before: Duration::ZERO,
         }

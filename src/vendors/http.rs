@@ -40,6 +40,17 @@ pub struct RawAnswer {
 
 /// Sends a request with the request id and reads the whole answer.
 pub async fn send(request: RequestBuilder, request_id: &str) -> Result<RawAnswer, UpstreamError> {
+    send_keeping_headers(request, request_id)
+        .await
+        .map(|(answer, _)| answer)
+}
+
+/// `send`, also handing back the answer's headers, for a vendor that says more in them than
+/// `Retry-After` (Dropbox Sign's `X-Ratelimit-Reset`).
+pub async fn send_keeping_headers(
+    request: RequestBuilder,
+    request_id: &str,
+) -> Result<(RawAnswer, HeaderMap), UpstreamError> {
     let mut response = request
         .header("X-Request-Id", request_id)
         .send()
@@ -56,11 +67,12 @@ pub async fn send(request: RequestBuilder, request_id: &str) -> Result<RawAnswer
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(RawAnswer {
+    let answer = RawAnswer {
         status,
         retry_after,
         body: body.freeze(),
-    })
+    };
+    Ok((answer, response.headers().clone()))
 }
 
 /// Sorts a reqwest failure by what it says about the request having been sent. The error's

@@ -36,6 +36,7 @@ fn vars(vendors: &MockVendors, store: &str) -> Vec<(String, String)> {
         ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
     ] {
         vars.insert(key.to_owned(), value.to_owned());
     }
@@ -420,6 +421,7 @@ async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answ
         ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "500"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "500"),
+        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "500"),
     ])
     .await;
     Mock::given(method("POST"))

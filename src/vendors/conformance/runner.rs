@@ -142,6 +142,10 @@ pub async fn run(kind: &dyn Conformance, scenario: Scenario) -> Result<(), Strin
     if result["status"] != want || result["error"]["code"] != error {
         wrong.push(format!("expected {want} {error}, got {result}"));
     }
+    // `queued` is present, and true, only for a queued cancel.
+    if (result["queued"] == Value::Bool(true)) != expected.queued {
+        wrong.push(format!("expected queued {}, got {result}", expected.queued));
+    }
     if calls != expected.calls {
         wrong.push(format!(
             "expected {} vendor calls, got {calls}",
