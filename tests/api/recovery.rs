@@ -465,3 +465,151 @@ async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answ
     assert_eq!(replay, first, "the replay stays byte for byte");
     assert_eq!(calls_to(app.vendor("zapsign"), "/api/v1/refuse/").await, 1);
 }
+
+// ---- cancels the vendor queued (Dropbox Sign) ------------------------------------------------
+
+/// A Dropbox Sign signature request id (40 lowercase hex characters: routed there by default).
+const REQUEST_ID: &str = "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5aaaa";
+
+/// A gateway on an SQLite file whose Dropbox Sign mock queues every cancel (an empty `200`)
+/// and answers status reads with `status` (a signature request in progress for `200`, the
+/// vendor's `deleted` error for `410`).
+async fn queued_cancel(store: &Scratch, status: u16) -> TestApp {
+    let timeouts: Vec<(String, &str)> = signgate::vendors::conformance::all()
+        .into_iter()
+        .map(|kind| {
+            let name = kind.name().to_uppercase();
+            (format!("SIGNGATE__VENDORS__{name}__TIMEOUT_MS"), "1000")
+        })
+        .collect();
+    let mut vars: Vec<(&str, &str)> = timeouts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    vars.push(("SIGNGATE__STORE__URL", &store.url));
+    vars.push(("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS));
+    let app = spawn_app_with(&vars).await;
+    let dropboxsign = app.vendor("dropboxsign");
+    Mock::given(method("POST"))
+        .and(path(format!("/v3/signature_request/cancel/{REQUEST_ID}")))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(dropboxsign)
+        .await;
+    let answer = match status {
+        200 => ResponseTemplate::new(200).set_body_json(json!({"signature_request": {
+            "signature_request_id": REQUEST_ID, "is_complete": false, "is_declined": false,
+            "has_error": false, "expires_at": null}})),
+        _ => ResponseTemplate::new(status).set_body_json(json!({"error": {
+            "error_msg": "This resource has been deleted", "error_name": "deleted"}})),
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/signature_request/{REQUEST_ID}")))
+        .respond_with(answer)
+        .mount(dropboxsign)
+        .await;
+    app
+}
+
+/// Moves the queued row's clock back by `hours` (answer and any re-send) and makes its
+/// confirmation due now: the passage of time, without waiting for it.
+async fn age_queued_row(store: &Scratch, hours: i64) {
+    let pool = sqlx::SqlitePool::connect(&store.url).await.expect("open");
+    sqlx::query(
+        "UPDATE audit_events SET confirm_at = 0, finished_at = finished_at - $1, \
+         recovered_at = recovered_at - $1 WHERE queued = TRUE",
+    )
+    .bind(hours * 3_600_000)
+    .execute(&pool)
+    .await
+    .expect("update");
+    pool.close().await;
+}
+
+fn cancel_calls(app: &TestApp) -> impl Future<Output = usize> + '_ {
+    calls_to(
+        app.vendor("dropboxsign"),
+        "/v3/signature_request/cancel/d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5aaaa",
+    )
+}
+
+#[tokio::test]
+async fn a_queued_cancel_is_answered_queued_and_confirmed_by_a_later_status_read() {
+    // Arrange
+    let store = Scratch::sqlite();
+    let app = queued_cancel(&store, 410).await;
+    let address = app.address.to_string();
+
+    // Act
+    let answer = app.cancel_ok(&body_for(&[REQUEST_ID])).await;
+    let waiting = history(&address, REQUEST_ID).await["attempts"][0].clone();
+    age_queued_row(&store, 0).await;
+    let row = recovered_row(&address, REQUEST_ID).await;
+
+    // Assert
+    let result = &answer["results"][0];
+    assert_eq!(result["vendor"], "dropboxsign", "{answer}");
+    assert_eq!(result["status"], "cancelled", "{answer}");
+    assert_eq!(result["queued"], true, "{answer}");
+    assert_eq!(answer["success"], 1, "{answer}");
+    assert_eq!(waiting["queued"], true, "{waiting}");
+    assert!(
+        waiting["recovery"].is_null(),
+        "not read before its time: {waiting}"
+    );
+    assert!(row.get("queued").is_none(), "confirmed: {row}");
+    assert_eq!(row["status"], "cancelled", "{row}");
+    assert_eq!(row["recovery"]["vendor_state"], "cancelled", "{row}");
+    assert_eq!(
+        cancel_calls(&app).await,
+        1,
+        "a confirmed cancel is never re-sent"
+    );
+}
+
+#[tokio::test]
+async fn a_queued_cancel_still_in_progress_after_an_hour_is_sent_once_more_then_given_up() {
+    // Arrange
+    let store = Scratch::sqlite();
+    let app = queued_cancel(&store, 200).await;
+    let address = app.address.to_string();
+    app.cancel_ok(&body_for(&[REQUEST_ID])).await;
+
+    // Act: read after a minute (still in progress: wait), after an hour (re-send), and an hour
+    // after the re-send (give up).
+    age_queued_row(&store, 0).await;
+    wait_until("a recovery reads the queued cancel", || async {
+        app.vendor("dropboxsign")
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.method.as_str() == "GET")
+    })
+    .await;
+    let after_a_minute = cancel_calls(&app).await;
+    age_queued_row(&store, 1).await;
+    wait_until("a recovery re-sends the cancel", || async {
+        cancel_calls(&app).await == 2
+    })
+    .await;
+    let resent = history(&address, REQUEST_ID).await["attempts"][0].clone();
+    age_queued_row(&store, 1).await;
+    wait_until("a recovery stops waiting", || async {
+        history(&address, REQUEST_ID).await["attempts"][0]
+            .get("queued")
+            .is_none()
+    })
+    .await;
+    let given_up = history(&address, REQUEST_ID).await["attempts"][0].clone();
+
+    // Assert
+    assert_eq!(after_a_minute, 1, "in progress within the hour: no re-send");
+    assert_eq!(resent["queued"], true, "{resent}");
+    assert_eq!(resent["vendor_calls"], 2, "{resent}");
+    assert_eq!(
+        given_up["status"], "cancelled",
+        "the answer given stays: {given_up}"
+    );
+    assert_eq!(
+        given_up["recovery"]["vendor_state"], "in_progress",
+        "{given_up}"
+    );
+    assert_eq!(cancel_calls(&app).await, 2, "re-sent once, never twice");
+}
