@@ -112,6 +112,9 @@ pub fn vendor_retry(vendor: &str) {
 
 /// The breaker's state: 1 open (or probing), 0 closed.
 pub fn circuit_open(vendor: &str, open: bool) {
+    // Breakers are built with the vendor registry, before the app state installs the
+    // recorder: without this, the first app of a process would lose their initial `0`.
+    handle();
     ::metrics::gauge!("signgate_vendor_circuit_open", "vendor" => vendor.to_owned()).set(if open {
         1.0
     } else {

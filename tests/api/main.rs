@@ -28,6 +28,7 @@ mod connections;
 mod durability;
 mod helpers;
 mod http_errors;
+mod monitoring;
 mod process;
 mod rate_limit;
 mod recovery;
