@@ -4,11 +4,13 @@
 //! The exported families come from a real scrape of `/metrics` after traffic that makes each
 //! family appear: a cancel that zapsign first answers `503` (a retry, vendor calls by outcome,
 //! both histograms, the in-flight gauge), an unroutable code (a failed document). The breaker
-//! gauge and the shed counter exist from start-up; `signgate_ready` is set by the scrape.
+//! gauge and the shed counter exist from start-up; `signgate_ready` is set by the scrape. A
+//! second test sheds a request and sees the shed counter go up.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use regex::Regex;
 use serde_json::Value;
@@ -76,6 +78,52 @@ async fn the_dashboard_and_the_alerts_use_only_exported_metrics() {
         "used but not exported: {missing:?}\nexported: {:?}",
         exported.0
     );
+}
+
+#[tokio::test]
+async fn a_request_beyond_max_in_flight_counts_as_shed_overloaded() {
+    let app = spawn_app_with(&[("SIGNGATE__SERVER__MAX_IN_FLIGHT", "1")]).await;
+    let zapsign = app.vendor("zapsign");
+    Mock::given(path("/api/v1/refuse/"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(zapsign)
+        .await;
+    let before = shed_overloaded(&app).await;
+
+    let body = body_for(&[ZAPSIGN_DOC]);
+    let slow = app.cancel(&body);
+    let shed = async {
+        // The first request holds the only slot once zapsign has it.
+        while zapsign
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        app.cancel(&body).await
+    };
+    let (slow, shed) = tokio::join!(slow, shed);
+
+    assert_eq!(slow.status(), 200);
+    assert_eq!(shed.status(), 503);
+    // Other tests of this process share the recorder: they may only add to the count.
+    assert!(shed_overloaded(&app).await >= before + 1.0);
+}
+
+/// The value of `signgate_shed_requests_total{reason="overloaded"}` in a scrape of `app`.
+async fn shed_overloaded(app: &TestApp) -> f64 {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("the gateway answers")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("signgate_shed_requests_total{reason=\"overloaded\"} "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no overloaded shed counter in\n{text}"))
 }
 
 #[test]
