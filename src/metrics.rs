@@ -23,6 +23,11 @@ pub fn handle() -> &'static PrometheusHandle {
         // Fails only if another recorder is installed; this one's handle then renders nothing,
         // which the metrics test would catch.
         let _ = ::metrics::set_global_recorder(recorder);
+        // Zero from the start, so `rate()` and `increase()` see the first shed request.
+        for reason in ShedReason::ALL {
+            ::metrics::counter!("signgate_shed_requests_total", "reason" => reason.as_str())
+                .absolute(0);
+        }
         handle
     })
 }
@@ -38,6 +43,38 @@ pub fn http_request(route: &str, status: u16, elapsed: Duration) {
 /// Requests in flight, up or down by one.
 pub fn in_flight(delta: f64) {
     ::metrics::gauge!("signgate_in_flight_requests").increment(delta);
+}
+
+/// Why a request was answered `503` before it reached a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShedReason {
+    /// `server.max_in_flight` API requests were already running.
+    Overloaded,
+    /// Shutdown had begun.
+    Draining,
+}
+
+impl ShedReason {
+    /// Every reason, for initialising the counter.
+    pub const ALL: [Self; 2] = [Self::Overloaded, Self::Draining];
+
+    /// The `reason` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Overloaded => "overloaded",
+            Self::Draining => "draining",
+        }
+    }
+}
+
+/// One API request shed by `middleware::load_shed`.
+pub fn shed(reason: ShedReason) {
+    ::metrics::counter!("signgate_shed_requests_total", "reason" => reason.as_str()).increment(1);
+}
+
+/// Whether this instance is ready (what `/readyz` would answer), set at every scrape.
+pub fn ready(ready: bool) {
+    ::metrics::gauge!("signgate_ready").set(if ready { 1.0 } else { 0.0 });
 }
 
 /// The final outcome of every document of a request.
@@ -75,6 +112,9 @@ pub fn vendor_retry(vendor: &str) {
 
 /// The breaker's state: 1 open (or probing), 0 closed.
 pub fn circuit_open(vendor: &str, open: bool) {
+    // Breakers are built with the vendor registry, before the app state installs the
+    // recorder: without this, the first app of a process would lose their initial `0`.
+    handle();
     ::metrics::gauge!("signgate_vendor_circuit_open", "vendor" => vendor.to_owned()).set(if open {
         1.0
     } else {

@@ -64,11 +64,13 @@ pub async fn load_shed(
     next: Next,
 ) -> Result<Response, ApiError> {
     if state.is_draining() {
+        metrics::shed(metrics::ShedReason::Draining);
         return Err(ApiError::unavailable(
             "The gateway is shutting down; retry shortly.",
         ));
     }
     let Ok(_permit) = state.in_flight.try_acquire() else {
+        metrics::shed(metrics::ShedReason::Overloaded);
         return Err(ApiError::unavailable(
             "The gateway is overloaded; retry later.",
         ));

@@ -28,6 +28,12 @@ async fn livez() -> impl IntoResponse {
 
 /// `200` when ready to serve (the store answers), `503` once shutdown has begun.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    readiness(&state).await?;
+    Ok(axum::Json(serde_json::json!({"status": "ready"})))
+}
+
+/// Ready unless shutdown has begun or the store does not answer.
+async fn readiness(state: &AppState) -> Result<(), ApiError> {
     if state.is_draining() {
         return Err(ApiError::unavailable("Shutting down."));
     }
@@ -35,11 +41,12 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         tracing::error!(error = %e, "Store does not answer.");
         return Err(ApiError::unavailable("The store does not answer."));
     }
-    Ok(axum::Json(serde_json::json!({"status": "ready"})))
+    Ok(())
 }
 
-/// The Prometheus text exposition of every metric.
-async fn prometheus() -> impl IntoResponse {
+/// The Prometheus text exposition of every metric, with `signgate_ready` taken just before.
+async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    crate::metrics::ready(readiness(&state).await.is_ok());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::handle().render(),

@@ -29,6 +29,7 @@ mod discovery;
 mod durability;
 mod helpers;
 mod http_errors;
+mod monitoring;
 mod process;
 mod rate_limit;
 mod recovery;
