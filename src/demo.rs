@@ -62,7 +62,7 @@ pub const UNKNOWN_ZAPSIGN: &str = "0a1b2c3d-0000-4000-8000-00000000dead";
 
 /// The codes of the mixed request, in order, with the status and error code each gets on a
 /// freshly seeded demo.
-pub const MIXED: [(&str, &str, Option<&str>); 9] = [
+pub const MIXED: [(&str, &str, Option<&str>); 11] = [
     ("AUCOOPEN01", "cancelled", None),
     ("0a1b2c3d-0000-4000-8000-000000000001", "cancelled", None),
     (
@@ -88,6 +88,17 @@ pub const MIXED: [(&str, &str, Option<&str>); 9] = [
     // Auco refuses without a reason; the status read (the demo has a public key) says why.
     ("AUCOSIGN01", "failed", Some("already_signed")),
     (UNKNOWN_ZAPSIGN, "failed", Some("not_found")),
+    // Dropbox Sign queues the cancel: `cancelled` with `"queued": true`.
+    (
+        "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50001",
+        "cancelled",
+        None,
+    ),
+    (
+        "dropboxsign:d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50201",
+        "failed",
+        Some("already_signed"),
+    ),
     ("invoice-42", "failed", Some("unroutable")),
 ];
 
@@ -110,7 +121,7 @@ pub fn requests() -> Vec<DemoRequest> {
     idempotent_headers.push(("Idempotency-Key", "demo-request-1"));
     vec![
         DemoRequest {
-            title: "Cancel documents at both vendors; every outcome shows in `results`.",
+            title: "Cancel documents at every vendor; every outcome shows in `results`.",
             method: "POST",
             path: "/documents/cancel",
             headers: json_post.clone(),

@@ -10,7 +10,8 @@ use signgate::settings::Settings;
 use signgate::simulator::{parse_share, Faults, Latency, SimConfig, Simulator};
 use signgate::startup::{shutdown_signal, Application};
 
-/// An HTTP gateway that cancels e-signature documents at Auco and ZapSign.
+/// An HTTP gateway that cancels e-signature documents at several vendors (Auco, ZapSign,
+/// DocuSign, Dropbox Sign).
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -26,16 +27,16 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Run the gateway with API key `demo-key`, wired to simulated Auco and ZapSign vendors
-    /// seeded with documents in every state and an in-memory store, and print ready-to-paste
-    /// curl commands.
+    /// Run the gateway with API key `demo-key`, wired to every simulated vendor (seeded with
+    /// documents in every state) and an in-memory store, and print ready-to-paste curl
+    /// commands.
     Demo {
         /// Where the gateway listens.
         #[arg(long, default_value = signgate::demo::DEFAULT_LISTEN)]
         listen: SocketAddr,
     },
-    /// Run the vendor simulator alone: Auco under /auco/v1.5/ext, ZapSign under
-    /// /zapsign/api/v1, keeping document state, with optional latency and faults.
+    /// Run the vendor simulator alone: every vendor under its own prefix (/auco, /zapsign,
+    /// /docusign, /dropboxsign), keeping document state, with optional latency and faults.
     Simulate(SimulateArgs),
     /// Validate the configuration (defaults, file, environment) and exit.
     CheckConfig {

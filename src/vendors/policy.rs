@@ -354,7 +354,7 @@ pub fn outcome_of_state(state: DocState, ours: bool) -> Option<Outcome> {
         }
         DocState::Closed => Outcome::failed(
             ErrorCode::NotCancellable,
-            "The vendor will not cancel the document in its current state (expired).",
+            "The vendor will not cancel the document in its current state (expired or declined).",
         ),
         DocState::NotFound => Outcome::failed(
             ErrorCode::NotFound,
