@@ -86,43 +86,40 @@ struct Read {
     state: Result<DocState, Failure>,
 }
 
-/// `read`, or `deadline_exceeded` once the request's deadline passes.
-async fn read_in_time(state: &AppState, code: &DocumentCode, ctx: CallContext<'_>) -> Read {
-    match timeout_at(ctx.deadline, read(state, code, ctx)).await {
-        Ok(read) => read,
-        Err(_elapsed) => Read {
-            code: code.clone(),
-            vendor: None,
-            state: Err(Failure {
-                code: ErrorCode::DeadlineExceeded,
-                message: "The request's deadline passed before the vendor answered.".into(),
-            }),
-        },
-    }
-}
-
 /// Routes the code (finding its owner among candidate vendors if need be) and reads its
-/// state, unless finding the owner already read it.
-async fn read(state: &AppState, code: &DocumentCode, ctx: CallContext<'_>) -> Read {
-    let (route, found) = match state.gateway.locate(code, ctx).await {
-        Ok(Located { route, state }) => (route, state),
-        Err(Unlocated { route, failure }) => {
-            return Read {
-                code: code.clone(),
-                vendor: route.map(|r| r.vendor),
-                state: Err(failure),
-            }
-        }
+/// state, unless finding the owner already read it; `deadline_exceeded` once the request's
+/// deadline passes.
+async fn read_in_time(state: &AppState, code: &DocumentCode, ctx: CallContext<'_>) -> Read {
+    let late = || Failure {
+        code: ErrorCode::DeadlineExceeded,
+        message: "The request's deadline passed before the vendor answered.".into(),
     };
+    let read = |vendor, state| Read {
+        code: code.clone(),
+        vendor,
+        state,
+    };
+    let located = match timeout_at(ctx.deadline, state.gateway.locate(code, ctx)).await {
+        Ok(Ok(located)) => located,
+        Ok(Err(Unlocated { route, failure })) => {
+            return read(route.map(|r| r.vendor), Err(failure))
+        }
+        Err(_elapsed) => return read(None, Err(late())),
+    };
+    let Located {
+        route,
+        state: found,
+    } = located;
     let doc_state = match found {
         Some(doc_state) => Ok(doc_state),
-        None => read_at(state, &route.vendor, &route.vendor_code, ctx).await,
+        None => timeout_at(
+            ctx.deadline,
+            read_at(state, &route.vendor, &route.vendor_code, ctx),
+        )
+        .await
+        .unwrap_or_else(|_elapsed| Err(late())),
     };
-    Read {
-        code: code.clone(),
-        vendor: Some(route.vendor),
-        state: doc_state,
-    }
+    read(Some(route.vendor), doc_state)
 }
 
 /// One status read at a ready vendor, through its wrappers.
