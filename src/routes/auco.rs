@@ -69,7 +69,10 @@ struct AucoErrors {
 }
 
 fn auco_summary(stored: Vec<u8>) -> Result<Vec<u8>, ApiError> {
-    let answer: AucoAnswer = pipeline::stored_json(&stored)?;
+    let answer: AucoAnswer = serde_json::from_slice(&stored).map_err(|e| {
+        tracing::error!(error = %e, "A stored cancel answer could not be read.");
+        ApiError::Internal
+    })?;
     serde_json::to_vec(&answer).map_err(|_| ApiError::Internal)
 }
 

@@ -116,11 +116,3 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
-
-/// The JSON value of a stored answer, for projections that read it.
-pub fn stored_json<T: serde::de::DeserializeOwned>(stored: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(stored).map_err(|e| {
-        tracing::error!(error = %e, "A stored cancel answer could not be read.");
-        ApiError::Internal
-    })
-}
