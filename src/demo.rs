@@ -24,8 +24,8 @@ pub struct DemoRequest {
     pub title: &'static str,
     /// `GET` or `POST`.
     pub method: &'static str,
-    /// The gateway path.
-    pub path: &'static str,
+    /// The gateway path, with its query.
+    pub path: String,
     /// Request headers, in order.
     pub headers: Vec<(&'static str, &'static str)>,
     /// The JSON body, if any.
@@ -37,11 +37,17 @@ pub struct DemoRequest {
 impl DemoRequest {
     /// The `curl` command line for a gateway at `gateway`, quoted for a POSIX shell.
     pub fn curl(&self, gateway: SocketAddr) -> String {
+        let url = format!("http://{gateway}{}", self.path);
+        // Quoted only when the shell would read it otherwise (a query's `&`).
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/:.-_".contains(c);
+        let url = match url.chars().all(plain) {
+            true => url,
+            false => shell_quote(&url),
+        };
         let mut parts = vec![format!(
-            "curl -sS{} -X {} http://{gateway}{}",
+            "curl -sS{} -X {} {url}",
             if self.show_headers { "i" } else { "" },
             self.method,
-            self.path
         )];
         for (name, value) in &self.headers {
             parts.push(format!("-H {}", shell_quote(&format!("{name}: {value}"))));
@@ -102,8 +108,29 @@ pub const MIXED: [(&str, &str, Option<&str>); 11] = [
     ("invoice-42", "failed", Some("unroutable")),
 ];
 
-/// The requests the demo prints, in order: the mixed cancel, an idempotent cancel, a bad
-/// request, and the liveness probe.
+/// The codes of the status read, in order, with the state or error code each gets on a
+/// freshly seeded demo (none of them is cancelled by the other commands).
+pub const STATUS: [(&str, &str); 8] = [
+    ("AUCOOPEN05", "in_progress"),
+    ("AUCODONE01", "cancelled"),
+    ("AUCOSIGN01", "signed"),
+    ("AUCOEXPD01", "closed"),
+    ("0a1b2c3d-0000-4000-8000-000000000005", "in_progress"),
+    ("0a1b2c3d-0000-4000-8000-000000000201", "signed"),
+    (UNKNOWN_ZAPSIGN, "not_found"),
+    ("invoice-42", "unroutable"),
+];
+
+/// The codes of the Auco drop-in cancel: an Auco and a ZapSign document in progress, and a
+/// signed Auco document (its code is listed in `errors.documents`).
+pub const DROP_IN: [&str; 3] = [
+    "AUCOOPEN04",
+    "0a1b2c3d-0000-4000-8000-000000000004",
+    "AUCOSIGN01",
+];
+
+/// The requests the demo prints, in order: the mixed cancel, an idempotent cancel, a status
+/// read, an Auco client's cancel through the drop-in, a bad request, and the liveness probe.
 pub fn requests() -> Vec<DemoRequest> {
     let json_post = vec![
         ("Authorization", "Bearer demo-key"),
@@ -119,11 +146,15 @@ pub fn requests() -> Vec<DemoRequest> {
     let mixed: Vec<&str> = MIXED.iter().map(|(code, _, _)| *code).collect();
     let mut idempotent_headers = json_post.clone();
     idempotent_headers.push(("Idempotency-Key", "demo-request-1"));
+    let status_query: Vec<String> = STATUS
+        .iter()
+        .map(|(code, _)| format!("code={code}"))
+        .collect();
     vec![
         DemoRequest {
             title: "Cancel documents at every vendor; every outcome shows in `results`.",
             method: "POST",
-            path: "/documents/cancel",
+            path: "/documents/cancel".into(),
             headers: json_post.clone(),
             body: Some(body(&mixed)),
             show_headers: false,
@@ -131,7 +162,7 @@ pub fn requests() -> Vec<DemoRequest> {
         DemoRequest {
             title: "With an Idempotency-Key: sending it again replays the first answer.",
             method: "POST",
-            path: "/documents/cancel",
+            path: "/documents/cancel".into(),
             headers: idempotent_headers,
             body: Some(body(&[
                 "AUCOOPEN02",
@@ -140,9 +171,28 @@ pub fn requests() -> Vec<DemoRequest> {
             show_headers: true,
         },
         DemoRequest {
+            title: "Read documents' states at whichever vendors hold them.",
+            method: "GET",
+            path: format!("/documents/status?{}", status_query.join("&")),
+            headers: vec![("Authorization", "Bearer demo-key")],
+            body: None,
+            show_headers: false,
+        },
+        DemoRequest {
+            title: "An Auco client's own cancel call, with only the base URL changed (key bare).",
+            method: "POST",
+            path: "/v1.5/ext/document/cancel".into(),
+            headers: vec![
+                ("Authorization", "demo-key"),
+                ("Content-Type", "application/json"),
+            ],
+            body: Some(body(&DROP_IN)),
+            show_headers: false,
+        },
+        DemoRequest {
             title: "A typo (`code` for `codes`) is refused with a 400 that names the field.",
             method: "POST",
-            path: "/documents/cancel",
+            path: "/documents/cancel".into(),
             headers: json_post,
             body: Some(body(&["AUCOOPEN03"]).replace("\"codes\"", "\"code\"")),
             show_headers: true,
@@ -150,7 +200,7 @@ pub fn requests() -> Vec<DemoRequest> {
         DemoRequest {
             title: "Liveness probe (no API key).",
             method: "GET",
-            path: "/livez",
+            path: "/livez".into(),
             headers: Vec::new(),
             body: None,
             show_headers: false,

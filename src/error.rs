@@ -125,10 +125,7 @@ impl ApiError {
 
     /// Renders the shared error body, with the request id.
     pub fn render(&self, request_id: &str) -> Response {
-        let message = match self {
-            Self::PayloadTooLarge(0) => "The body is too large.".to_owned(),
-            other => other.to_string(),
-        };
+        let message = self.message();
         let body = Envelope {
             error: Body {
                 code: self.code(),
@@ -136,7 +133,26 @@ impl ApiError {
                 request_id,
             },
         };
-        let mut response = (self.status(), axum::Json(body)).into_response();
+        self.with_retry_after((self.status(), axum::Json(body)).into_response())
+    }
+
+    /// Renders the body Auco's clients read, `{"message": ...}`, with the same status and
+    /// `Retry-After` as `render`.
+    pub fn render_message_only(&self) -> Response {
+        let body = MessageOnly {
+            message: &self.message(),
+        };
+        self.with_retry_after((self.status(), axum::Json(body)).into_response())
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::PayloadTooLarge(0) => "The body is too large.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    fn with_retry_after(&self, mut response: Response) -> Response {
         let retry_after = match self {
             Self::RateLimited { retry_after } | Self::Unavailable { retry_after, .. } => {
                 Some(retry_after.as_secs().max(1))
@@ -172,4 +188,9 @@ struct Body<'a> {
     code: &'static str,
     message: &'a str,
     request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct MessageOnly<'a> {
+    message: &'a str,
 }

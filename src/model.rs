@@ -117,6 +117,7 @@ pub enum ErrorCode {
     VendorBadResponse,
     DeadlineExceeded,
     Interrupted,
+    StatusUnavailable,
 }
 
 impl ErrorCode {
@@ -139,6 +140,7 @@ impl ErrorCode {
             Self::VendorBadResponse => "vendor_bad_response",
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Interrupted => "interrupted",
+            Self::StatusUnavailable => "status_unavailable",
         }
     }
 
@@ -154,7 +156,8 @@ impl ErrorCode {
             | Self::Unroutable
             | Self::UnknownVendor
             | Self::VendorNotConfigured
-            | Self::VendorAuthFailed => false,
+            | Self::VendorAuthFailed
+            | Self::StatusUnavailable => false,
             Self::VendorRateLimited
             | Self::VendorUnavailable
             | Self::VendorTimeout
@@ -173,7 +176,7 @@ impl ErrorCode {
 }
 
 /// Every error code, for parsing and documentation tests.
-pub const ALL_ERROR_CODES: [ErrorCode; 16] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 17] = [
     ErrorCode::AlreadyCancelled,
     ErrorCode::AlreadySigned,
     ErrorCode::NotCancellable,
@@ -190,6 +193,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 16] = [
     ErrorCode::VendorBadResponse,
     ErrorCode::DeadlineExceeded,
     ErrorCode::Interrupted,
+    ErrorCode::StatusUnavailable,
 ];
 
 /// A document's failure: a stable code and a human message (never a credential or raw body).

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use serde_json::Value;
-use signgate::demo::{self, DemoRequest, MIXED};
+use signgate::demo::{self, DemoRequest, DROP_IN, MIXED, STATUS};
 use signgate::simulator::{SimConfig, Simulator};
 use signgate::startup::Application;
 use signgate::vendors::zapsign::simulator::{self as zapsign, ZapSignState};
@@ -80,10 +80,29 @@ async fn the_printed_demo_commands_show_every_outcome() {
     assert!(printed.contains("idempotent-replayed: true"), "{printed}");
 
     let (status, body) = run_printed(&requests[2], gateway).await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), STATUS.len());
+    for (result, (code, expected)) in results.iter().zip(STATUS) {
+        assert_eq!(result["code"], code);
+        let got = result["state"]
+            .as_str()
+            .or(result["error"]["code"].as_str());
+        assert_eq!(got, Some(expected), "{result}");
+    }
+
+    let (status, body) = run_printed(&requests[3], gateway).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"success": 2, "errors": {"cant": 1, "documents": [DROP_IN[2]]}})
+    );
+
+    let (status, body) = run_printed(&requests[4], gateway).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_request");
 
-    let (status, _) = run_printed(&requests[3], gateway).await;
+    let (status, _) = run_printed(&requests[5], gateway).await;
     assert_eq!(status, 200);
 
     stop.send(()).unwrap();

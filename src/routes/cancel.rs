@@ -1,25 +1,25 @@
-//! `POST /documents/cancel`: body validation, the call into the gateway, and the Auco-style answer.
+//! `POST /documents/cancel`: body validation (shared with the Auco drop-in), the endpoint's
+//! place in the shared pipeline (`pipeline.rs`), and its answer: the Auco-style summary plus
+//! one result per document.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Extension, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::audit::RequestMeta;
-use crate::cancellation::{self, CancelCommand};
+use crate::cancellation::CancelCommand;
 use crate::error::ApiError;
-use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::middleware::RequestId;
-use crate::model::{DocumentCode, DocumentResult, ErrorCode, Status};
+use crate::model::{DocumentCode, DocumentResult, ErrorCode, Failure, Status};
+use crate::routes::pipeline::{self, Endpoint};
 use crate::state::AppState;
-use crate::store::Timestamp;
 
 /// Longest `message`, in characters, after trimming.
 const MAX_MESSAGE_CHARS: usize = 2000;
@@ -32,74 +32,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/documents/cancel", post(cancel))
 }
 
+/// The gateway's own cancel endpoint: its full answer, as stored.
+const ENDPOINT: Endpoint = Endpoint {
+    fields: &FIELDS,
+    scope: None,
+    project: pipeline::as_stored,
+};
+
 async fn cancel(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let max_body = state.settings.server.max_body_bytes;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(max_body),
-        _ => ApiError::InvalidRequest("The body could not be read.".into()),
-    })?;
-    let value = parse_json(&body)?;
-    let command = parse_command(&value, state.settings.server.max_documents)?;
-    let key = IdempotencyKey::from_headers(&headers)?;
-    let meta = RequestMeta {
-        attempt_id: uuid::Uuid::new_v4().to_string(),
-        request_id,
-        idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
-        received_at: Timestamp::now(),
-    };
-    let claim = idempotency::claim(&state.store, &state.settings, key, &value, &meta.attempt_id);
-    let lease = match claim.await? {
-        Claim::Replay(stored) => return Ok(json_response(stored, true)),
-        Claim::Run(lease) => lease,
-    };
-    // Detached, so a client that hangs up cannot stop a cancel half-way: the vendors' answers
-    // are still recorded in the audit trail and under the idempotency key.
-    let work = tokio::spawn(async move {
-        let answer = cancellation::run(&state, &command, &meta, lease.took_over())
-            .await
-            .and_then(|results| {
-                serde_json::to_vec(&CancelResponse::new(&results)).map_err(|_| ApiError::Internal)
-            });
-        lease.finish(&answer).await;
-        answer
-    });
-    let body = work.await.map_err(|e| {
-        tracing::error!(error = %e, "Cancel task failed.");
-        ApiError::Internal
-    })??;
-    Ok(json_response(body, false))
-}
-
-fn json_response(body: Vec<u8>, replayed: bool) -> Response {
-    let mut response = (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response();
-    if replayed {
-        response.headers_mut().insert(
-            idempotency::REPLAYED,
-            axum::http::HeaderValue::from_static("true"),
-        );
-    }
-    response
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+    pipeline::cancel(&ENDPOINT, state, request_id, &headers, body).await
 }
 
 // ---- request -------------------------------------------------------------------------------
@@ -116,16 +62,22 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// Validates a cancel body; every message names the field (and index) at fault.
-pub fn parse_command(body: &Value, max_documents: usize) -> Result<CancelCommand, ApiError> {
+/// Validates a cancel body that may hold `allowed` fields; every message names the field (and
+/// index) at fault.
+pub fn parse_command(
+    body: &Value,
+    allowed: &[&str],
+    max_documents: usize,
+) -> Result<CancelCommand, ApiError> {
     let Value::Object(fields) = body else {
         return Err(ApiError::InvalidJson(
             "The body must be a JSON object.".into(),
         ));
     };
-    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(invalid(format!(
-            "{unknown}: unknown field; expected codes, message, email, notify_signers"
+            "{unknown}: unknown field; expected {}",
+            allowed.join(", ")
         )));
     }
     Ok(CancelCommand {
@@ -237,11 +189,22 @@ struct ResultDto<'a> {
     error: Option<ErrorDto<'a>>,
 }
 
+/// A document's error in an answer: the stable code, a message, and whether to retry.
 #[derive(Debug, Serialize)]
-struct ErrorDto<'a> {
+pub struct ErrorDto<'a> {
     code: ErrorCode,
     message: &'a str,
     retryable: bool,
+}
+
+impl<'a> From<&'a Failure> for ErrorDto<'a> {
+    fn from(failure: &'a Failure) -> Self {
+        Self {
+            code: failure.code,
+            message: &failure.message,
+            retryable: failure.code.retryable(),
+        }
+    }
 }
 
 impl<'a> CancelResponse<'a> {
@@ -267,11 +230,7 @@ impl<'a> From<&'a DocumentResult> for ResultDto<'a> {
     fn from(result: &'a DocumentResult) -> Self {
         let error = match &result.outcome {
             crate::model::Outcome::Cancelled | crate::model::Outcome::Queued => None,
-            crate::model::Outcome::Failed(f) => Some(ErrorDto {
-                code: f.code,
-                message: &f.message,
-                retryable: f.code.retryable(),
-            }),
+            crate::model::Outcome::Failed(f) => Some(ErrorDto::from(f)),
         };
         Self {
             code: result.code.as_str(),
@@ -288,7 +247,7 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<CancelCommand, ApiError> {
-        parse_command(&parse_json(body.as_bytes())?, 3)
+        parse_command(&parse_json(body.as_bytes())?, &FIELDS, 3)
     }
 
     fn error_of(body: &str) -> ApiError {

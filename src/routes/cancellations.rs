@@ -65,7 +65,8 @@ fn parse_query(query: &str) -> Result<(DocumentCode, u32), ApiError> {
     Ok((code, limit))
 }
 
-fn form_urlencoded(query: &str) -> Vec<(String, String)> {
+/// The decoded `name=value` pairs of a query string, in order.
+pub(super) fn form_urlencoded(query: &str) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://q/?{query}"))
         .map(|url| {
             url.query_pairs()

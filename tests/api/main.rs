@@ -22,6 +22,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod auco_dropin;
 mod cancel;
 mod conformance;
 mod connections;
@@ -37,3 +38,4 @@ mod resilience;
 #[path = "../support/scratch.rs"]
 mod scratch;
 mod shared_pacing;
+mod status;
