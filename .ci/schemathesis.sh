@@ -32,6 +32,7 @@ API_KEY="schemathesis-$RANDOM$RANDOM"
 SIM_AUCO_PRIVATE_KEY=prk_sim
 SIM_AUCO_PUBLIC_KEY=puk_sim
 SIM_ZAPSIGN_TOKEN=sim-token
+SIM_DROPBOXSIGN_KEY=sim-key
 
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
@@ -79,7 +80,8 @@ wait_for() {
 # slow the run down; they have their own tests.
 SIM_PORT=$(free_port)
 "$BIN" simulate --listen "127.0.0.1:$SIM_PORT" --unknown-in-progress \
-  --zapsign-requests-per-minute 100000 >"$REPORT_DIR/simulator.log" 2>&1 &
+  --zapsign-requests-per-minute 100000 --vendor-option dropboxsign.requests_per_minute=100000 \
+  >"$REPORT_DIR/simulator.log" 2>&1 &
 pids+=($!)
 SIM_PID=$!
 # The simulator has no probe route; any HTTP answer (here a 404) means it is serving.
@@ -101,6 +103,9 @@ SIGNGATE__VENDORS__AUCO__PUBLIC_KEY="$SIM_AUCO_PUBLIC_KEY" \
 SIGNGATE__VENDORS__ZAPSIGN__BASE_URL="http://127.0.0.1:$SIM_PORT/zapsign/api/v1" \
 SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN="$SIM_ZAPSIGN_TOKEN" \
 SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE=50000 \
+SIGNGATE__VENDORS__DROPBOXSIGN__BASE_URL="http://127.0.0.1:$SIM_PORT/dropboxsign/v3" \
+SIGNGATE__VENDORS__DROPBOXSIGN__API_KEY="$SIM_DROPBOXSIGN_KEY" \
+SIGNGATE__VENDORS__DROPBOXSIGN__REQUESTS_PER_MINUTE=50000 \
   "$BIN" serve >"$REPORT_DIR/gateway.log" 2>&1 &
 pids+=($!)
 GW_PID=$!
