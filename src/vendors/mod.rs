@@ -14,6 +14,7 @@ use crate::store::Store;
 
 pub mod auco;
 pub mod conformance;
+pub mod docusign;
 pub mod error;
 #[cfg(test)]
 pub mod example;
@@ -34,6 +35,7 @@ pub use error::UpstreamError;
 pub static KINDS: &[&dyn kind::Kind] = &[
     &auco::KIND,
     &zapsign::KIND,
+    &docusign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];
