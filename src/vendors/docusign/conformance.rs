@@ -72,7 +72,6 @@ impl Conformance for DocuSignConformance {
         let name = self.name();
         vec![
             (var(name, "BASE_URL"), server.to_owned()),
-            (var(name, "OAUTH_BASE_URL"), server.to_owned()),
             (var(name, "ACCESS_TOKEN"), ACCESS_TOKEN.to_owned()),
             (var(name, "ACCOUNT_ID"), ACCOUNT_ID.to_owned()),
         ]

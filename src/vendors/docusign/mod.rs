@@ -8,6 +8,8 @@ mod client;
 pub mod conformance;
 mod settings;
 pub mod simulator;
+#[cfg(test)]
+mod test_keys;
 
 use std::sync::Arc;
 
