@@ -71,6 +71,7 @@ impl Conformance for DocuSignConformance {
     fn vars(&self, server: &str) -> Vec<(String, String)> {
         let name = self.name();
         vec![
+            (var(name, "KIND"), "docusign".to_owned()),
             (var(name, "BASE_URL"), server.to_owned()),
             (var(name, "ACCESS_TOKEN"), ACCESS_TOKEN.to_owned()),
             (var(name, "ACCOUNT_ID"), ACCOUNT_ID.to_owned()),

@@ -32,9 +32,20 @@ fn envelope_path(account: &str) -> String {
     format!("/restapi/v2.1/accounts/{account}/envelopes/{ENVELOPE}")
 }
 
-/// Settings of the defaults plus these `SIGNGATE__VENDORS__DOCUSIGN__*` values.
+/// Settings of the defaults, a `docusign` table (discovering its REST host) and these
+/// `SIGNGATE__VENDORS__DOCUSIGN__*` values.
 fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-    let mut env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())]);
+    let mut env = HashMap::from([
+        ("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned()),
+        (
+            "SIGNGATE__VENDORS__DOCUSIGN__KIND".to_owned(),
+            "docusign".to_owned(),
+        ),
+        (
+            "SIGNGATE__VENDORS__DOCUSIGN__BASE_URL".to_owned(),
+            "https://account.docusign.com".to_owned(),
+        ),
+    ]);
     for (key, value) in pairs {
         env.insert(
             format!("SIGNGATE__VENDORS__DOCUSIGN__{}", key.to_uppercase()),

@@ -206,6 +206,7 @@ async fn with_public_key(public_pem: &str) -> TestSim {
 async fn jwt_gateway(t: &TestSim, private_pem: &str) -> axum::Router {
     let base = SIM.base_url(t.addr);
     let vars: HashMap<&str, &str> = HashMap::from([
+        ("KIND", "docusign"),
         ("BASE_URL", base.as_str()),
         ("OAUTH_BASE_URL", base.as_str()),
         ("INTEGRATION_KEY", "sim-integration-key"),
@@ -269,6 +270,7 @@ async fn the_gateway_voids_with_the_printed_credentials_as_the_demo_does() {
         .iter()
         .map(|(key, value)| (var("docusign", &key.to_uppercase()), (*value).to_owned()))
         .collect();
+    vars.push((var("docusign", "KIND"), "docusign".to_owned()));
     vars.push((var("docusign", "BASE_URL"), SIM.base_url(t.addr)));
     let app = runner::gateway(vars).await;
     let codes: Vec<String> = [SENT, VOIDED, COMPLETED, DECLINED, DRAFT, UNKNOWN]
