@@ -75,6 +75,8 @@ impl Conformance for DocuSignConformance {
             (var(name, "BASE_URL"), server.to_owned()),
             (var(name, "ACCESS_TOKEN"), ACCESS_TOKEN.to_owned()),
             (var(name, "ACCOUNT_ID"), ACCOUNT_ID.to_owned()),
+            // No default table sets it: below the shortest deadline test gateways configure.
+            (var(name, "TIMEOUT_MS"), "1000".to_owned()),
         ]
     }
 
