@@ -371,7 +371,7 @@ async fn void(
 ) -> Response {
     let limits = match admit(&sim, &headers, &account) {
         Ok(limits) => limits,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let invalid = |message: &str| {
         error(
@@ -435,7 +435,7 @@ async fn status(
 ) -> Response {
     let limits = match admit(&sim, &headers, &account) {
         Ok(limits) => limits,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let found = state(&sim, &envelope).or(sim.unknown_in_progress().then_some(EnvelopeState::Sent));
     let response = match found {
@@ -452,20 +452,20 @@ async fn status(
 type Limits = (u32, u32, u64);
 
 /// The checks in front of every REST call, in DocuSign's order: token, account, hourly limit.
-fn admit(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<Limits, Response> {
+fn admit(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<Limits, Box<Response>> {
     if !authorized(sim, headers) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "USER_AUTHENTICATION_FAILED",
             "One or both of Username and Password are invalid. Invalid access token",
-        ));
+        )));
     }
     if account != ACCOUNT {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "USER_DOES_NOT_BELONG_TO_SPECIFIED_ACCOUNT",
             "The specified User is not a member of the specified Account.",
-        ));
+        )));
     }
     let own = own(sim);
     let limit = own.options.requests_per_hour;
@@ -485,7 +485,7 @@ fn admit(sim: &Simulator, headers: &HeaderMap, account: &str) -> Result<Limits, 
             "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
             &message,
         );
-        return Err(with_limits(refusal, (limit, 0, reset)));
+        return Err(Box::new(with_limits(refusal, (limit, 0, reset))));
     }
     calls.1 += 1;
     Ok((limit, limit - calls.1, reset))
