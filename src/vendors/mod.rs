@@ -14,6 +14,7 @@ use crate::store::Store;
 
 pub mod auco;
 pub mod conformance;
+pub mod docusign;
 pub mod dropboxsign;
 pub mod error;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use error::UpstreamError;
 pub static KINDS: &[&dyn kind::Kind] = &[
     &auco::KIND,
     &zapsign::KIND,
+    &docusign::KIND,
     &dropboxsign::KIND,
     #[cfg(test)]
     &example::KIND,
