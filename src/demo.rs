@@ -68,7 +68,7 @@ pub const UNKNOWN_ZAPSIGN: &str = "0a1b2c3d-0000-4000-8000-00000000dead";
 
 /// The codes of the mixed request, in order, with the status and error code each gets on a
 /// freshly seeded demo.
-pub const MIXED: [(&str, &str, Option<&str>); 11] = [
+pub const MIXED: [(&str, &str, Option<&str>); 14] = [
     ("AUCOOPEN01", "cancelled", None),
     ("0a1b2c3d-0000-4000-8000-000000000001", "cancelled", None),
     (
@@ -94,6 +94,18 @@ pub const MIXED: [(&str, &str, Option<&str>); 11] = [
     // Auco refuses without a reason; the status read (the demo has a public key) says why.
     ("AUCOSIGN01", "failed", Some("already_signed")),
     (UNKNOWN_ZAPSIGN, "failed", Some("not_found")),
+    // A DocuSign envelope ID is a UUID like ZapSign's tokens: a status read finds its owner.
+    ("d5d5d5d5-0000-4000-8000-000000000001", "cancelled", None),
+    (
+        "docusign:d5d5d5d5-0000-4000-8000-000000000201",
+        "failed",
+        Some("already_signed"),
+    ),
+    (
+        "docusign:d5d5d5d5-0000-4000-8000-000000000301",
+        "failed",
+        Some("not_cancellable"),
+    ),
     // Dropbox Sign queues the cancel: `cancelled` with `"queued": true`.
     (
         "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50001",

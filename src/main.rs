@@ -93,6 +93,10 @@ struct SimulateArgs {
     /// `--vendor-option zapsign.requests_per_minute=N`).
     #[arg(long)]
     zapsign_requests_per_minute: Option<u32>,
+    /// The RSA public key (PEM file) that checks the assertions of DocuSign's JWT grant (the
+    /// same as `--vendor-option docusign.public_key_file=FILE`).
+    #[arg(long, value_name = "FILE")]
+    docusign_public_key: Option<PathBuf>,
     /// A simulated vendor's own option, as VENDOR.NAME=VALUE (repeatable).
     #[arg(long, value_name = "VENDOR.NAME=VALUE", value_parser = parse_vendor_option)]
     vendor_option: Vec<(String, String, String)>,
@@ -162,6 +166,13 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             "zapsign".into(),
             "requests_per_minute".into(),
             limit.to_string(),
+        ));
+    }
+    if let Some(file) = args.docusign_public_key {
+        options.push((
+            "docusign".into(),
+            "public_key_file".into(),
+            file.display().to_string(),
         ));
     }
     for (vendor, name, value) in &options {

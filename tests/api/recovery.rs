@@ -475,17 +475,14 @@ const REQUEST_ID: &str = "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5aaaa";
 /// and answers status reads with `status` (a signature request in progress for `200`, the
 /// vendor's `deleted` error for `410`).
 async fn queued_cancel(store: &Scratch, status: u16) -> TestApp {
-    let timeouts: Vec<(String, &str)> = signgate::vendors::conformance::all()
-        .into_iter()
-        .map(|kind| {
-            let name = kind.name().to_uppercase();
-            (format!("SIGNGATE__VENDORS__{name}__TIMEOUT_MS"), "1000")
-        })
-        .collect();
-    let mut vars: Vec<(&str, &str)> = timeouts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    vars.push(("SIGNGATE__STORE__URL", &store.url));
-    vars.push(("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS));
-    let app = spawn_app_with(&vars).await;
+    let app = spawn_app_with(&[
+        ("SIGNGATE__STORE__URL", &store.url),
+        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
+        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
+    ])
+    .await;
     let dropboxsign = app.vendor("dropboxsign");
     Mock::given(method("POST"))
         .and(path(format!("/v3/signature_request/cancel/{REQUEST_ID}")))

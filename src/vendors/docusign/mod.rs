@@ -42,11 +42,10 @@ impl Kind for DocuSignKind {
         include_str!("defaults.toml")
     }
 
-    // Envelope IDs are UUIDs, like ZapSign's tokens. Until the tests that send UUIDs to
-    // ZapSign alone mount status reads for every candidate, DocuSign adds no rule of its own:
-    // its envelopes are routed by a `docusign:` prefix or an operator's rule.
+    // Envelope IDs are UUIDs, like ZapSign's tokens: with both configured, the default UUID
+    // rule names both, and a status read finds each code's owner.
     fn default_rules(&self) -> &'static [&'static str] {
-        &[]
+        &["^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"]
     }
 
     fn default_max_concurrency(&self) -> usize {
