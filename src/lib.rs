@@ -29,6 +29,7 @@ pub mod middleware;
 pub mod model;
 pub mod rate_limit;
 pub mod recovery;
+pub mod retention;
 pub mod routes;
 pub mod routing;
 pub mod server;
