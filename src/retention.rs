@@ -4,6 +4,7 @@
 //! recovery still needs are kept whatever their age (the store decides which: `purge_audit`).
 //! Every replica runs the task; deleting the same rows concurrently is harmless.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use crate::store::{Store, StoreError, Timestamp};
 /// (8.6 million rows at 100 documents a second) within minutes.
 pub const BATCH: u32 = 1_000;
 
-/// The pause after each full batch: the writer is free for cancels at least 90% of the time
+/// The pause after each batch that deleted rows: the writer is free for cancels at least 90% of the time
 /// while a purge runs, and a purge still deletes about 10,000 rows a second.
 pub const PAUSE: Duration = Duration::from_millis(100);
 
@@ -35,7 +36,7 @@ pub const FIRST_AFTER: Duration = Duration::from_secs(30);
 pub struct Pace {
     /// Most rows per delete statement (at least 1).
     pub batch: u32,
-    /// The pause after a full batch.
+    /// The pause after a batch that deleted rows.
     pub pause: Duration,
 }
 
@@ -61,39 +62,55 @@ pub struct Purged {
 }
 
 /// Deletes, batch after batch, the audit rows received and the code owners found before
-/// `now - retention` (audit rows only where recovery no longer needs them at `now`). Each
-/// table is done when a statement deletes less than a full batch: what another replica
-/// purging at the same time deleted is simply not counted here.
+/// `now - retention` (audit rows only where recovery no longer needs them at `now`); with no
+/// retention (0 days) it deletes nothing. Each table is done when a statement deletes nothing:
+/// a replica purging at the same time may take some rows of a batch, never stop this one early.
 pub async fn purge(
     store: &dyn Store,
-    retention: Duration,
+    retention: Option<Duration>,
     now: Timestamp,
     pace: Pace,
 ) -> Result<Purged, StoreError> {
+    let mut purged = Purged::default();
+    let Some(retention) = retention else {
+        return Ok(purged);
+    };
     let before = now.saturating_sub(retention);
     let batch = pace.batch.max(1);
-    let mut purged = Purged::default();
-    loop {
-        let deleted = store.purge_audit(before, now, batch).await?;
-        purged.audit_rows += deleted;
-        purged.statements += 1;
-        crate::metrics::audit_rows_purged("audit_events", deleted);
-        if deleted < u64::from(batch) {
-            break;
-        }
-        tokio::time::sleep(pace.pause).await;
-    }
-    loop {
-        let deleted = store.purge_owners(before, batch).await?;
-        purged.code_owners += deleted;
-        purged.statements += 1;
-        crate::metrics::audit_rows_purged("code_owners", deleted);
-        if deleted < u64::from(batch) {
-            break;
-        }
-        tokio::time::sleep(pace.pause).await;
-    }
+    purged.audit_rows = drain(pace, "audit_events", &mut purged.statements, || {
+        store.purge_audit(before, now, batch)
+    })
+    .await?;
+    purged.code_owners = drain(pace, "code_owners", &mut purged.statements, || {
+        store.purge_owners(before, batch)
+    })
+    .await?;
     Ok(purged)
+}
+
+/// Runs `statement` until it deletes nothing, pausing after each batch that deleted rows;
+/// counts the statements and the metric, and returns the rows deleted.
+async fn drain<F, Fut>(
+    pace: Pace,
+    table: &'static str,
+    statements: &mut u32,
+    mut statement: F,
+) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = statement().await?;
+        *statements += 1;
+        if deleted == 0 {
+            return Ok(total);
+        }
+        total += deleted;
+        crate::metrics::audit_rows_purged(table, deleted);
+        tokio::time::sleep(pace.pause).await;
+    }
 }
 
 /// Starts the purge task: a first purge `FIRST_AFTER` start-up, then one every `EVERY`.
@@ -114,13 +131,13 @@ pub fn spawn(store: Arc<dyn Store>, settings: &StoreSettings) -> JoinHandle<()> 
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            run_once(store.as_ref(), retention, days).await;
+            run_once(store.as_ref(), Some(retention), days).await;
         }
     })
 }
 
 /// One scheduled purge, logged.
-async fn run_once(store: &dyn Store, retention: Duration, days: u64) {
+async fn run_once(store: &dyn Store, retention: Option<Duration>, days: u64) {
     let started = std::time::Instant::now();
     match purge(store, retention, Timestamp::now(), Pace::default()).await {
         Ok(purged) if purged.audit_rows + purged.code_owners > 0 => tracing::info!(

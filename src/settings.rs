@@ -509,11 +509,21 @@ mod tests {
             let err = Settings::from_sources(None, None, vars).unwrap_err();
             let err = err.to_string();
             assert!(err.starts_with("store.audit_retention_days: "), "{err}");
-            assert!(err.contains("0 (keep forever)") && err.contains(shown), "{err}");
+            assert!(
+                err.contains("0 (keep forever)") && err.contains(shown),
+                "{err}"
+            );
         }
-        let err = Settings::from_sources(None, Some("[store]\naudit_retention_days = \"a year\"\n"), with_key())
-            .unwrap_err();
-        assert!(err.to_string().starts_with("store.audit_retention_days"), "{err}");
+        let err = Settings::from_sources(
+            None,
+            Some("[store]\naudit_retention_days = \"a year\"\n"),
+            with_key(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("store.audit_retention_days"),
+            "{err}"
+        );
     }
 
     #[test]

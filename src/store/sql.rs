@@ -514,9 +514,7 @@ macro_rules! pool_store {
                     .bind(i64::from(batch))
                     .execute(&self.pool)
                     .await
-                    .map_err($crate::store::StoreError::database(
-                        "purge old code owners",
-                    ))?;
+                    .map_err($crate::store::StoreError::database("purge old code owners"))?;
                 Ok(purged.rows_affected())
             }
 

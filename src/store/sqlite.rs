@@ -112,7 +112,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_purges_read_their_indexes_instead_of_scanning() {
-        let store = SqliteStore::connect("sqlite::memory:").await.expect("store");
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("store");
 
         let audit = plan(&store, sql::PURGE_AUDIT).await;
         let owners = plan(&store, sql::PURGE_OWNERS).await;
