@@ -25,6 +25,7 @@ pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
 pub use self::pacing::Reservation;
 pub use self::postgres::PostgresStore;
+pub use self::sql::{PURGE_AUDIT, PURGE_OWNERS};
 pub use self::sqlite::SqliteStore;
 pub use self::timestamp::Timestamp;
 

@@ -176,8 +176,9 @@ macro_rules! past_recovery {
 /// Deletes at most `$3` audit rows received before `$1` that recovery no longer needs at `$2`
 /// (now), oldest first, in one statement. The outer `WHERE` repeats the test, so a row that
 /// changed after the inner select (Postgres re-checks a row it waited for) is kept, and a row
-/// another replica deleted first is simply not counted.
-pub(super) const PURGE_AUDIT: &str = concat!(
+/// another replica deleted first is simply not counted. Public for `EXPLAIN` and for purging
+/// by hand (docs/retention.md).
+pub const PURGE_AUDIT: &str = concat!(
     "DELETE FROM audit_events WHERE (attempt_id, position) IN (\
        SELECT attempt_id, position FROM audit_events WHERE received_at < $1 AND ",
     past_recovery!(),
@@ -185,8 +186,9 @@ pub(super) const PURGE_AUDIT: &str = concat!(
     past_recovery!()
 );
 
-/// Deletes at most `$2` remembered code owners found before `$1`, oldest first.
-pub(super) const PURGE_OWNERS: &str = "\
+/// Deletes at most `$2` remembered code owners found before `$1`, oldest first. Public like
+/// `PURGE_AUDIT`.
+pub const PURGE_OWNERS: &str = "\
 DELETE FROM code_owners WHERE code IN (
     SELECT code FROM code_owners WHERE found_at < $1 ORDER BY found_at LIMIT $2)
 AND found_at < $1";
