@@ -15,15 +15,20 @@ use crate::settings::StoreSettings;
 use crate::store::{Store, StoreError, Timestamp};
 
 /// Rows per delete statement. Each statement is its own transaction that holds SQLite's write
-/// lock (or Postgres row locks) while it runs: 1,000 rows take a few milliseconds on either
-/// store (bench/retention.rs), under a cancel's own write time at p99, while the per-statement
-/// cost (index search, commit) is spread over enough rows to purge a day of a busy gateway
-/// (8.6 million rows at 100 documents a second) within minutes.
+/// lock (or Postgres row locks) while it runs: 1,000 rows took 11 ms on SQLite and 40 ms on a
+/// loaded Postgres (bench/retention.rs), the order of a cancel's own write at p99, while the
+/// per-statement cost (index search, commit) is spread over enough rows to purge a day of a
+/// busy gateway (8.6 million rows at 100 documents a second) in well under an hour.
 pub const BATCH: u32 = 1_000;
 
-/// The pause after each batch that deleted rows: the writer is free for cancels at least 90% of the time
-/// while a purge runs, and a purge still deletes about 10,000 rows a second.
+/// The shortest pause after each batch that deleted rows.
 pub const PAUSE: Duration = Duration::from_millis(100);
+
+/// The pause after a batch is also at least this many times as long as the batch took, so a
+/// purge holds the database at most a fifth of the time however slow its statements are
+/// (bench/README.md: on a loaded Postgres, 40 ms statements with only the fixed pause raised
+/// the cancels' write p99 tenfold).
+pub const IDLE_PER_BUSY: u32 = 4;
 
 /// How often the purge runs.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -36,7 +41,8 @@ pub const FIRST_AFTER: Duration = Duration::from_secs(30);
 pub struct Pace {
     /// Most rows per delete statement (at least 1).
     pub batch: u32,
-    /// The pause after a batch that deleted rows.
+    /// The shortest pause after a batch that deleted rows (longer when the batch was slow:
+    /// `IDLE_PER_BUSY`).
     pub pause: Duration,
 }
 
@@ -59,6 +65,8 @@ pub struct Purged {
     pub code_owners: u64,
     /// Delete statements run, on both tables.
     pub statements: u32,
+    /// Time spent in those statements (the rest of a purge is pauses).
+    pub busy: Duration,
 }
 
 /// Deletes, batch after batch, the audit rows received and the code owners found before
@@ -77,11 +85,11 @@ pub async fn purge(
     };
     let before = now.saturating_sub(retention);
     let batch = pace.batch.max(1);
-    purged.audit_rows = drain(pace, "audit_events", &mut purged.statements, || {
+    purged.audit_rows = drain(pace, "audit_events", &mut purged, || {
         store.purge_audit(before, now, batch)
     })
     .await?;
-    purged.code_owners = drain(pace, "code_owners", &mut purged.statements, || {
+    purged.code_owners = drain(pace, "code_owners", &mut purged, || {
         store.purge_owners(before, batch)
     })
     .await?;
@@ -89,11 +97,11 @@ pub async fn purge(
 }
 
 /// Runs `statement` until it deletes nothing, pausing after each batch that deleted rows;
-/// counts the statements and the metric, and returns the rows deleted.
+/// counts the statements, their time and the metric, and returns the rows deleted.
 async fn drain<F, Fut>(
     pace: Pace,
     table: &'static str,
-    statements: &mut u32,
+    purged: &mut Purged,
     mut statement: F,
 ) -> Result<u64, StoreError>
 where
@@ -102,14 +110,17 @@ where
 {
     let mut total = 0;
     loop {
+        let started = Instant::now();
         let deleted = statement().await?;
-        *statements += 1;
+        let took = started.elapsed();
+        purged.statements += 1;
+        purged.busy += took;
         if deleted == 0 {
             return Ok(total);
         }
         total += deleted;
         crate::metrics::audit_rows_purged(table, deleted);
-        tokio::time::sleep(pace.pause).await;
+        tokio::time::sleep(pace.pause.max(took * IDLE_PER_BUSY)).await;
     }
 }
 
@@ -144,6 +155,7 @@ async fn run_once(store: &dyn Store, retention: Option<Duration>, days: u64) {
             audit_rows = purged.audit_rows,
             code_owners = purged.code_owners,
             statements = purged.statements,
+            busy_ms = purged.busy.as_millis() as u64,
             retention_days = days,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Purged audit rows and code owners older than the retention."
