@@ -16,7 +16,9 @@
 //! own shape. `routes::status` reads states through `Gateway::locate` and the vendors'
 //! wrapped status reads. `state::AppState` is what requests share; `store` (SQLite or Postgres)
 //! holds keys and the audit trail. `recovery` resolves what a dead process left `pending`, and
-//! answers that had to say "outcome unknown", and confirms cancels a vendor queued.
+//! answers that had to say "outcome unknown", and confirms cancels a vendor queued;
+//! `retention` deletes audit rows and code owners older than `store.audit_retention_days`,
+//! in paced batches.
 //! Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
 //! Beside the request path, `simulator` plays every vendor (state, latency, faults) for
@@ -33,6 +35,7 @@ pub mod middleware;
 pub mod model;
 pub mod rate_limit;
 pub mod recovery;
+pub mod retention;
 pub mod routes;
 pub mod routing;
 pub mod server;

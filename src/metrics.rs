@@ -131,3 +131,8 @@ pub fn recovered_document(vendor: &str, status: &'static str) {
     )
     .increment(1);
 }
+
+/// Rows deleted by the retention purge, by table (`audit_events`, `code_owners`).
+pub fn audit_rows_purged(table: &'static str, rows: u64) {
+    ::metrics::counter!("signgate_audit_rows_purged_total", "table" => table).increment(rows);
+}

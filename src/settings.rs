@@ -104,6 +104,34 @@ pub struct AuthSettings {
 pub struct StoreSettings {
     pub url: String,
     pub idempotency_ttl_hours: u64,
+    /// Days an audit row (and a remembered code owner) is kept; 0 keeps them forever. Read as
+    /// a signed number so that a negative value gets a clear error, not a type error.
+    pub audit_retention_days: i64,
+}
+
+/// The longest audit retention accepted: a hundred years.
+const MAX_RETENTION_DAYS: i64 = 36_500;
+
+impl StoreSettings {
+    /// How long audit rows are kept, or `None` when they are kept forever (0 days).
+    pub fn audit_retention(&self) -> Option<Duration> {
+        let days = u64::try_from(self.audit_retention_days).ok()?;
+        (days > 0).then(|| Duration::from_secs(days * 86_400))
+    }
+
+    fn validate_retention(&self) -> Result<(), SettingsError> {
+        let days = self.audit_retention_days;
+        if !(0..=MAX_RETENTION_DAYS).contains(&days) {
+            return Err(SettingsError::at(
+                "store.audit_retention_days",
+                format!(
+                    "must be a whole number of days from 0 (keep forever) to \
+                     {MAX_RETENTION_DAYS}, not {days}"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[log]`
@@ -343,6 +371,7 @@ impl Settings {
             "store.idempotency_ttl_hours",
             self.store.idempotency_ttl_hours,
         )?;
+        self.store.validate_retention()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::at("log.level", e))?;
         for (i, rule) in self.routing.rules.iter().enumerate() {
@@ -461,6 +490,44 @@ mod tests {
             a.key
         );
         assert_eq!(s.vendors["auco"].rate_limits(), Vec::new());
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_400_days_and_0_keeps_forever() {
+        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
+        assert_eq!(
+            s.store.audit_retention(),
+            Some(Duration::from_secs(400 * 86_400))
+        );
+        let mut vars = with_key();
+        vars.insert("SIGNGATE__STORE__AUDIT_RETENTION_DAYS".into(), "0".into());
+        let s = Settings::from_sources(None, None, vars).expect("0 is valid");
+        assert_eq!(s.store.audit_retention(), None);
+    }
+
+    #[test]
+    fn a_negative_or_absurd_audit_retention_is_refused_with_its_value() {
+        for (days, shown) in [("-1", "not -1"), ("40000", "not 40000")] {
+            let mut vars = with_key();
+            vars.insert("SIGNGATE__STORE__AUDIT_RETENTION_DAYS".into(), days.into());
+            let err = Settings::from_sources(None, None, vars).unwrap_err();
+            let err = err.to_string();
+            assert!(err.starts_with("store.audit_retention_days: "), "{err}");
+            assert!(
+                err.contains("0 (keep forever)") && err.contains(shown),
+                "{err}"
+            );
+        }
+        let err = Settings::from_sources(
+            None,
+            Some("[store]\naudit_retention_days = \"a year\"\n"),
+            with_key(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("store.audit_retention_days"),
+            "{err}"
+        );
     }
 
     #[test]

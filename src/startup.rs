@@ -97,6 +97,7 @@ impl Application {
         let store = Arc::clone(&self.state.store);
         let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
         let recovery = recovery::spawn(self.state.clone());
+        let retention = crate::retention::spawn(Arc::clone(&store), &self.state.settings.store);
         let limits = crate::server::Limits::from_settings(&self.state.settings.server);
         let server = crate::server::serve(self.listener, app(self.state), limits, signal);
         let grace_over = async move {
@@ -116,6 +117,8 @@ impl Application {
         purger.abort();
         // Interrupting a recovery pass is safe: its leases lapse and its status reads repeat.
         recovery.abort();
+        // Interrupting a purge is safe too: each batch is its own transaction.
+        retention.abort();
         store.close().await;
         result
     }

@@ -25,10 +25,6 @@ const EXEMPT: [&str; 3] = [
     "migrations/sqlite/0001_init.sql",
 ];
 
-/// Pages that other changes add and that these pages already link. Each must not exist yet:
-/// once one does, its links are checked like any other and it must leave this list.
-const AWAITED: [&str; 2] = ["docs/retention.md", "src/vendors/docusign/README.md"];
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -170,9 +166,6 @@ fn broken(page: &str, text: &str, target: &str) -> Option<String> {
         "" => page.to_owned(),
         path => resolve(page, path),
     };
-    if AWAITED.contains(&file.as_str()) && !root().join(&file).exists() {
-        return None;
-    }
     let full: PathBuf = root().join(&file);
     if !full.exists() {
         return Some(format!("{page}: ({target}): {file} does not exist"));
@@ -213,18 +206,6 @@ fn every_relative_markdown_link_resolves() {
         problems.is_empty(),
         "broken links:\n{}",
         problems.join("\n")
-    );
-}
-
-#[test]
-fn awaited_pages_leave_the_list_once_they_exist() {
-    let arrived: Vec<&str> = AWAITED
-        .into_iter()
-        .filter(|page| root().join(page).exists())
-        .collect();
-    assert!(
-        arrived.is_empty(),
-        "these pages exist now: remove them from AWAITED in tests/docs.rs: {arrived:?}"
     );
 }
 

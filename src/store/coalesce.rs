@@ -143,6 +143,19 @@ impl Store for Coalescing {
         self.inner.purge_expired(now).await
     }
 
+    async fn purge_audit(
+        &self,
+        before: Timestamp,
+        now: Timestamp,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        self.inner.purge_audit(before, now, batch).await
+    }
+
+    async fn purge_owners(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.inner.purge_owners(before, batch).await
+    }
+
     async fn insert_pending(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
         self.submit(Kind::Pending, rows).await
     }
@@ -258,6 +271,12 @@ mod tests {
             Err(StoreError::Closed)
         }
         async fn purge_expired(&self, _: Timestamp) -> Result<u64, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn purge_audit(&self, _: Timestamp, _: Timestamp, _: u32) -> Result<u64, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn purge_owners(&self, _: Timestamp, _: u32) -> Result<u64, StoreError> {
             Err(StoreError::Closed)
         }
         async fn insert_pending(&self, rows: &[AuditRow]) -> Result<(), StoreError> {

@@ -25,6 +25,7 @@ pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
 pub use self::pacing::Reservation;
 pub use self::postgres::PostgresStore;
+pub use self::sql::{PURGE_AUDIT, PURGE_OWNERS};
 pub use self::sqlite::SqliteStore;
 pub use self::timestamp::Timestamp;
 
@@ -72,6 +73,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes every key with `expires_at <= now` and says how many went.
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Deletes at most `batch` audit rows received before `before` that recovery no longer
+    /// needs at `now`, oldest first, in one statement (one short transaction), and says how
+    /// many went. Kept whatever their age: `pending` rows, unknown outcomes, queued cancels
+    /// and rows leased to a recovery. Concurrent purges (replicas) are harmless: a row goes
+    /// once and is counted by whoever deleted it.
+    async fn purge_audit(
+        &self,
+        before: Timestamp,
+        now: Timestamp,
+        batch: u32,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes at most `batch` remembered code owners found before `before`, oldest first, in
+    /// one statement, and says how many went.
+    async fn purge_owners(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
 
     /// Writes the `pending` rows of one request in one transaction: all of them or none.
     async fn insert_pending(&self, rows: &[AuditRow]) -> Result<(), StoreError>;

@@ -168,6 +168,38 @@ pub(super) const REMEMBER_OWNER: &str = "\
 INSERT INTO code_owners (code, vendor, found_at) VALUES ($1, $2, $3)
 ON CONFLICT (code) DO UPDATE SET vendor = excluded.vendor, found_at = excluded.found_at";
 
+/// The audit rows recovery no longer needs, at `$2` (now): not `pending`, outcome known, not
+/// `queued` (a recovery still confirms those), and not leased to a recovery. The only place
+/// that says which rows a purge may delete; its first three terms are, word for word, the
+/// predicate of the partial index `audit_events_purgeable` (migration 0005), so the purge reads
+/// that index instead of scanning the table.
+macro_rules! past_recovery {
+    () => {
+        "status <> 'pending' AND outcome_unknown = FALSE AND queued = FALSE \
+         AND (recovery_lease_until IS NULL OR recovery_lease_until < $2)"
+    };
+}
+
+/// Deletes at most `$3` audit rows received before `$1` that recovery no longer needs at `$2`
+/// (now), oldest first, in one statement. The outer `WHERE` repeats the test, so a row that
+/// changed after the inner select (Postgres re-checks a row it waited for) is kept, and a row
+/// another replica deleted first is simply not counted. Public for `EXPLAIN` and for purging
+/// by hand (docs/retention.md).
+pub const PURGE_AUDIT: &str = concat!(
+    "DELETE FROM audit_events WHERE (attempt_id, position) IN (\
+       SELECT attempt_id, position FROM audit_events WHERE received_at < $1 AND ",
+    past_recovery!(),
+    " ORDER BY received_at LIMIT $3) AND received_at < $1 AND ",
+    past_recovery!()
+);
+
+/// Deletes at most `$2` remembered code owners found before `$1`, oldest first. Public like
+/// `PURGE_AUDIT`.
+pub const PURGE_OWNERS: &str = "\
+DELETE FROM code_owners WHERE code IN (
+    SELECT code FROM code_owners WHERE found_at < $1 ORDER BY found_at LIMIT $2)
+AND found_at < $1";
+
 /// `$1` key, `$2` attempt_id, `$3` body, `$4` now.
 pub(super) const COMPLETE_ATTEMPT_KEY: &str = "\
 UPDATE idempotency_keys SET state = 'completed', body = $3, locked_at = $4
@@ -465,6 +497,36 @@ macro_rules! pool_store {
                     .map_err($crate::store::StoreError::database(
                         "purge expired idempotency keys",
                     ))?;
+                Ok(purged.rows_affected())
+            }
+
+            async fn purge_audit(
+                &self,
+                before: $crate::store::Timestamp,
+                now: $crate::store::Timestamp,
+                batch: u32,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let purged = sqlx::query($crate::store::sql::PURGE_AUDIT)
+                    .bind(before.as_millis())
+                    .bind(now.as_millis())
+                    .bind(i64::from(batch))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("purge old audit rows"))?;
+                Ok(purged.rows_affected())
+            }
+
+            async fn purge_owners(
+                &self,
+                before: $crate::store::Timestamp,
+                batch: u32,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let purged = sqlx::query($crate::store::sql::PURGE_OWNERS)
+                    .bind(before.as_millis())
+                    .bind(i64::from(batch))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("purge old code owners"))?;
                 Ok(purged.rows_affected())
             }
 

@@ -96,4 +96,35 @@ mod tests {
         assert!(!is_in_memory("sqlite://signgate.db"));
         assert!(!is_in_memory("sqlite:data/signgate.db?mode=rwc"));
     }
+
+    /// The plan SQLite picks for `statement`, one line per step.
+    async fn plan(store: &SqliteStore, statement: &str) -> String {
+        let steps: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {statement}"))
+                .bind(1_i64)
+                .bind(2_i64)
+                .bind(3_i64)
+                .fetch_all(&store.pool)
+                .await
+                .expect("a query plan");
+        steps.into_iter().map(|step| step.3 + "\n").collect()
+    }
+
+    #[tokio::test]
+    async fn the_purges_read_their_indexes_instead_of_scanning() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("store");
+
+        let audit = plan(&store, sql::PURGE_AUDIT).await;
+        let owners = plan(&store, sql::PURGE_OWNERS).await;
+
+        assert!(
+            audit.contains("USING INDEX audit_events_purgeable (received_at<?)"),
+            "{audit}"
+        );
+        assert!(!audit.contains("SCAN"), "{audit}");
+        assert!(owners.contains("code_owners_found_at"), "{owners}");
+        assert!(!owners.contains("SCAN"), "{owners}");
+    }
 }

@@ -11,6 +11,7 @@ mod helpers;
 mod idempotency;
 mod pacing;
 mod recovery;
+mod retention;
 #[path = "../support/scratch.rs"]
 mod scratch;
 
@@ -77,6 +78,13 @@ on_both_stores!(
     recovery::a_released_key_is_gone_for_its_recovery,
     recovery::queued_cancels_are_claimed_once_their_confirmation_is_due,
     recovery::a_code_owner_is_remembered_and_the_last_finding_wins,
+    retention::old_finished_rows_go_and_recent_rows_stay,
+    retention::rows_recovery_needs_stay_however_old,
+    retention::a_retention_of_zero_days_keeps_everything,
+    retention::more_rows_than_a_batch_all_go_in_several_statements,
+    retention::concurrent_purges_delete_each_row_once,
+    retention::old_code_owners_go_and_recent_ones_stay,
+    retention::idempotency_keys_keep_their_own_ttl,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
