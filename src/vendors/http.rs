@@ -1,7 +1,7 @@
 //! What every adapter shares on the wire: client building, sending with a bounded body, and
 //! the status rows common to all vendors.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -46,7 +46,7 @@ pub async fn send(request: RequestBuilder, request_id: &str) -> Result<RawAnswer
 }
 
 /// `send`, also handing back the answer's headers, for a vendor that says more in them than
-/// `Retry-After` (Dropbox Sign's `X-Ratelimit-Reset`).
+/// `Retry-After` (`X-RateLimit-Reset`: `rate_limit_reset`).
 pub async fn send_keeping_headers(
     request: RequestBuilder,
     request_id: &str,
@@ -73,6 +73,20 @@ pub async fn send_keeping_headers(
         body: body.freeze(),
     };
     Ok((answer, response.headers().clone()))
+}
+
+/// The wait until `X-RateLimit-Reset` (Unix seconds, as DocuSign and Dropbox Sign send it;
+/// header names are case-insensitive) from `now`: zero when it has passed.
+pub fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let reset: u64 = headers
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let at = UNIX_EPOCH + Duration::from_secs(reset);
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 /// Sorts a reqwest failure by what it says about the request having been sent. The error's
@@ -127,6 +141,22 @@ pub fn excerpt(text: &str) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn the_reset_header_is_unix_seconds_and_a_past_one_waits_nothing() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Ratelimit-Reset", HeaderValue::from_static("1030"));
+        assert_eq!(
+            rate_limit_reset(&headers, now),
+            Some(Duration::from_secs(30))
+        );
+        headers.insert("X-Ratelimit-Reset", HeaderValue::from_static("900"));
+        assert_eq!(rate_limit_reset(&headers, now), Some(Duration::ZERO));
+        headers.insert("X-Ratelimit-Reset", HeaderValue::from_static("soon"));
+        assert_eq!(rate_limit_reset(&headers, now), None);
+        assert_eq!(rate_limit_reset(&HeaderMap::new(), now), None);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_ignores_garbage() {

@@ -4,10 +4,9 @@
 //! <https://developers.docusign.com/docs/esign-rest-api/reference/envelopes/envelopes/update/>.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use bytes::BytesMut;
 use reqwest::{Client, Method, RequestBuilder};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -207,55 +206,12 @@ struct Received {
     reset_in: Option<Duration>,
 }
 
-/// Like `http::send`, keeping `X-RateLimit-Reset` (unix seconds) for the rate-limit codes.
+/// `http::send`, keeping `X-RateLimit-Reset` for the rate-limit codes.
 async fn send(request: RequestBuilder, request_id: &str) -> Result<Received, UpstreamError> {
-    let transport = |e: reqwest::Error| {
-        if e.is_connect() {
-            UpstreamError::Connect
-        } else if e.is_timeout() {
-            UpstreamError::Timeout
-        } else {
-            UpstreamError::Transport
-        }
-    };
-    let mut response = request
-        .header("X-Request-Id", request_id)
-        .send()
-        .await
-        .map_err(transport)?;
-    let status = response.status();
-    let retry_after = http::retry_after(response.headers());
-    let reset_in = response
-        .headers()
-        .get("X-RateLimit-Reset")
-        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-        .map(|reset| {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            Duration::from_secs(reset).saturating_sub(now)
-        });
-    let mut body = BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(UpstreamError::BadResponse {
-                status: status.as_u16(),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Received {
-        raw: RawAnswer {
-            status,
-            retry_after,
-            body: body.freeze(),
-        },
-        reset_in,
-    })
+    let (raw, headers) = http::send_keeping_headers(request, request_id).await?;
+    let reset_in = http::rate_limit_reset(&headers, SystemTime::now());
+    Ok(Received { raw, reset_in })
 }
-
-/// The largest answer read, as `http::send` reads.
-const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 // ---- trait impl ------------------------------------------------------------------------------
 

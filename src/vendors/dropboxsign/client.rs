@@ -7,7 +7,6 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -58,7 +57,7 @@ impl DropboxSign {
         // No body: the id in the path is the whole request.
         let request = self.authorised(self.client.post(url)).body("");
         let (answer, headers) = http::send_keeping_headers(request, ctx.request_id).await?;
-        classify(&answer, reset_after(&headers, SystemTime::now()))
+        classify(&answer, http::rate_limit_reset(&headers, SystemTime::now()))
     }
 }
 
@@ -83,7 +82,7 @@ impl Vendor for DropboxSign {
         let request = self.authorised(self.client.get(url));
         let (answer, headers) = http::send_keeping_headers(request, ctx.request_id).await?;
         let now = SystemTime::now();
-        classify_status(&answer, reset_after(&headers, now), now)
+        classify_status(&answer, http::rate_limit_reset(&headers, now), now)
     }
 }
 
@@ -220,20 +219,6 @@ fn classify_status(
     }
 }
 
-/// The wait until `X-Ratelimit-Reset` (Unix seconds; header names are case-insensitive), from
-/// `now`; `None` without a readable header.
-fn reset_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let reset: u64 = headers
-        .get("x-ratelimit-reset")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let at = UNIX_EPOCH + Duration::from_secs(reset);
-    Some(at.duration_since(now).unwrap_or_default())
-}
-
 // ---- wire types ------------------------------------------------------------------------------
 
 /// `{"error": {"error_msg", "error_name", "error_path"?}}`.
@@ -307,7 +292,6 @@ impl SignatureRequest {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use reqwest::header::HeaderValue;
     use reqwest::StatusCode;
     use serde_json::json;
 
@@ -418,19 +402,6 @@ mod tests {
                 retry_after: Some(Duration::from_secs(2))
             })
         );
-    }
-
-    #[test]
-    fn the_reset_header_is_unix_seconds_and_a_past_one_waits_nothing() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        let mut headers = HeaderMap::new();
-        headers.insert("X-Ratelimit-Reset", HeaderValue::from_static("1030"));
-        assert_eq!(reset_after(&headers, now), Some(Duration::from_secs(30)));
-        headers.insert("X-Ratelimit-Reset", HeaderValue::from_static("900"));
-        assert_eq!(reset_after(&headers, now), Some(Duration::ZERO));
-        headers.insert("X-Ratelimit-Reset", HeaderValue::from_static("soon"));
-        assert_eq!(reset_after(&headers, now), None);
-        assert_eq!(reset_after(&HeaderMap::new(), now), None);
     }
 
     #[test]
