@@ -43,6 +43,11 @@ pub fn vendors() -> &'static [&'static dyn SimVendor] {
     })
 }
 
+/// The width of the longest vendor name, for columns in a terminal.
+fn name_width(vendors: &[&dyn SimVendor]) -> usize {
+    vendors.iter().map(|v| v.name().len()).max().unwrap_or(0)
+}
+
 /// How long in-flight calls may take to finish once the simulator is told to stop (a call
 /// hanging for an injected timeout would otherwise hold the process for a minute).
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -198,14 +203,15 @@ impl Simulator {
     /// For a terminal: the base URLs served at `addr` and the credentials each accepts.
     pub fn describe(&self, addr: SocketAddr) -> String {
         let mut text = String::new();
+        let width = name_width(self.inner.vendors);
         for vendor in self.inner.vendors {
             text.push_str(&format!(
-                "  {:<8} {}\n",
+                "  {:<width$} {}\n",
                 vendor.name(),
                 vendor.base_url(addr)
             ));
             for line in vendor.describe(self) {
-                text.push_str(&format!("           {line}\n"));
+                text.push_str(&format!("  {:width$} {line}\n", ""));
             }
         }
         text

@@ -16,9 +16,10 @@ impl Simulator {
 /// vendor and state.
 pub fn describe_demo_documents() -> String {
     let mut text = String::new();
+    let width = super::name_width(super::vendors());
     for vendor in super::vendors() {
         for (label, codes) in vendor.describe_demo() {
-            text.push_str(&format!("  {:<8} {label:<18} {codes}\n", vendor.name()));
+            text.push_str(&format!("  {:<width$} {label:<18} {codes}\n", vendor.name()));
         }
     }
     text
