@@ -19,7 +19,10 @@ pub fn describe_demo_documents() -> String {
     let width = super::name_width(super::vendors());
     for vendor in super::vendors() {
         for (label, codes) in vendor.describe_demo() {
-            text.push_str(&format!("  {:<width$} {label:<18} {codes}\n", vendor.name()));
+            text.push_str(&format!(
+                "  {:<width$} {label:<18} {codes}\n",
+                vendor.name()
+            ));
         }
     }
     text

@@ -36,6 +36,10 @@ pub enum UpstreamError {
         /// The HTTP status of that answer.
         status: u16,
     },
+    /// `409`: the vendor is already processing an identical request (Dropbox Sign); it may be
+    /// cancelling the document right now.
+    #[error("the vendor is already processing an identical request")]
+    Conflict,
     /// Auco refused a batch of several codes without saying which one broke it.
     #[error("the vendor refused the batch without naming the code")]
     BatchRejected,
@@ -89,6 +93,7 @@ impl UpstreamError {
             Self::Server { status: 503, .. } => class(VendorUnavailable, false, true, true),
             Self::Server { .. } => class(VendorUnavailable, true, false, true),
             Self::BadResponse { .. } => class(VendorBadResponse, true, false, false),
+            Self::Conflict => class(VendorUnavailable, true, false, false),
             Self::BatchRejected => class(Rejected, false, false, false),
             Self::CircuitOpen => class(VendorUnavailable, false, false, false),
             Self::Deadline => class(DeadlineExceeded, false, false, false),
@@ -113,6 +118,7 @@ impl UpstreamError {
             Self::RateLimited { .. } => Some(429),
             Self::Server { status, .. } | Self::BadResponse { status } => Some(*status),
             Self::BatchRejected => Some(400),
+            Self::Conflict => Some(409),
             Self::Connect
             | Self::Timeout
             | Self::Transport
@@ -131,6 +137,7 @@ impl UpstreamError {
             | Self::Timeout
             | Self::Transport
             | Self::BadResponse { .. }
+            | Self::Conflict
             | Self::BatchRejected
             | Self::CircuitOpen
             | Self::Deadline
@@ -156,7 +163,11 @@ impl UpstreamError {
                  sent."
                     .into()
             }
-            Self::Timeout | Self::Transport | Self::Server { .. } | Self::BadResponse { .. }
+            Self::Timeout
+            | Self::Transport
+            | Self::Server { .. }
+            | Self::BadResponse { .. }
+            | Self::Conflict
                 if self.is_ambiguous() =>
             {
                 format!("{self}; whether the document was cancelled is unknown.")
@@ -165,6 +176,7 @@ impl UpstreamError {
             | Self::Transport
             | Self::Server { .. }
             | Self::BadResponse { .. }
+            | Self::Conflict
             | Self::BatchRejected
             | Self::Unsupported => format!("{self}."),
         };

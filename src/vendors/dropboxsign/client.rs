@@ -187,7 +187,7 @@ fn classify(answer: &RawAnswer, reset: Option<Duration>) -> Reply {
             format!("Dropbox Sign rejected the request as invalid{said}."),
         ),
         // The vendor may be cancelling it right now: ambiguous, so the policy reads the status.
-        Meaning::Conflict => Err(UpstreamError::BadResponse { status }),
+        Meaning::Conflict => Err(UpstreamError::Conflict),
         Meaning::RateLimited => Err(UpstreamError::RateLimited {
             retry_after: answer.retry_after.or(reset),
         }),
@@ -369,6 +369,7 @@ mod tests {
     #[test]
     fn a_conflict_is_ambiguous_and_not_a_breaker_failure() {
         let error = classify(&error(409, "conflict"), None).expect_err("no definite answer");
+        assert_eq!(error, UpstreamError::Conflict);
         assert!(error.class().ambiguous);
         assert!(!error.class().breaker_failure);
         assert!(!error.class().retry_safe);
