@@ -11,14 +11,15 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::audit::{self, RequestMeta};
 use crate::error::ApiError;
-use crate::model::VendorName;
-use crate::model::{DocState, DocumentCode, DocumentResult, ErrorCode, Failure, Outcome};
+use crate::model::{
+    DocState, DocumentCode, DocumentResult, ErrorCode, Failure, Outcome, VendorName,
+};
 use crate::recovery;
 use crate::routing::{Route, Routed, Router};
 use crate::state::AppState;
 use crate::store::{Store, Timestamp};
 use crate::vendors::policy::{Details, Policy, Settled, Start};
-use crate::vendors::{CallContext, Entry, Registry};
+use crate::vendors::{CallContext, Entry, Registry, UpstreamError};
 
 /// A validated cancel request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,12 @@ pub struct Unlocated {
     pub route: Option<Route>,
     /// Its outcome.
     pub failure: Failure,
+}
+
+impl Located {
+    fn routed(route: Route) -> Self {
+        Self { route, state: None }
+    }
 }
 
 impl Unlocated {
@@ -118,102 +125,99 @@ impl Gateway {
     }
 
     /// The ready vendor that holds `code`, or why there is none (with the vendor it was
-    /// routed to, when it was). A code several vendors could hold goes to the one remembered
-    /// as its owner, else to the first candidate whose status read knows it (remembered for
-    /// every replica); candidates without credentials are skipped, and a candidate that
-    /// cannot answer fails the code retryably rather than guessing.
+    /// routed to, when it was). Among a rule's candidates, those without credentials are
+    /// skipped; one left is the route; several are searched (`find_owner`).
     pub async fn locate(
         &self,
         code: &DocumentCode,
         ctx: CallContext<'_>,
     ) -> Result<Located, Unlocated> {
         let candidates = match self.router.route(code).map_err(Unlocated::unrouted)? {
-            Routed::To(route) => {
-                return self
-                    .ready(route)
-                    .map(|route| Located { route, state: None })
-            }
+            Routed::To(route) => return self.ready(route).map(Located::routed),
             Routed::AmongCandidates(candidates) => candidates,
+        };
+        let route = |vendor: &VendorName| Route {
+            vendor: vendor.clone(),
+            vendor_code: code.as_str().to_owned(),
         };
         let ready: Vec<(&VendorName, &Arc<Policy>)> = candidates
             .iter()
             .filter_map(|name| self.vendor(name.as_str()).map(|policy| (name, policy)))
             .collect();
-        let route = |vendor: &VendorName| Route {
-            vendor: vendor.clone(),
-            vendor_code: code.as_str().to_owned(),
-        };
         match &ready[..] {
+            [] => self.ready(route(&candidates[0])).map(Located::routed),
             // Only one candidate can be called: nothing to find out.
-            [(vendor, _)] => {
-                return Ok(Located {
-                    route: route(vendor),
-                    state: None,
+            [(vendor, _)] => Ok(Located::routed(route(vendor))),
+            _ => {
+                let (owner, state) = self.find_owner(code, &ready, ctx).await?;
+                Ok(Located {
+                    route: route(owner),
+                    state,
                 })
             }
-            [] => {
-                return self
-                    .ready(route(&candidates[0]))
-                    .map(|route| Located { route, state: None })
-            }
-            _ => {}
         }
+    }
+
+    /// The candidate that holds `code`: the one the store remembers, else the first whose
+    /// status read knows it (then remembered for every replica), with the state it read. No
+    /// candidate knowing it is `not_found`; one that cannot answer fails the code retryably
+    /// rather than guessing.
+    async fn find_owner<'a>(
+        &self,
+        code: &DocumentCode,
+        ready: &[(&'a VendorName, &Arc<Policy>)],
+        ctx: CallContext<'_>,
+    ) -> Result<(&'a VendorName, Option<DocState>), Unlocated> {
         match self.store.code_owner(code.as_str()).await {
-            Ok(Some(owner)) => {
-                if let Some((vendor, _)) = ready.iter().find(|(v, _)| v.as_str() == owner) {
-                    return Ok(Located {
-                        route: route(vendor),
-                        state: None,
-                    });
+            Ok(owner) => {
+                if let Some((vendor, _)) = ready
+                    .iter()
+                    .find(|(v, _)| Some(v.as_str()) == owner.as_deref())
+                {
+                    return Ok((vendor, None));
                 }
             }
-            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "A code's owner could not be read; asking the candidates.")
             }
         }
-        for (vendor, policy) in &ready {
+        for (vendor, policy) in ready {
             let state = match policy.can_read_status() {
                 true => policy.status(code.as_str(), ctx).await,
-                false => Err(crate::vendors::UpstreamError::Unsupported),
+                false => Err(UpstreamError::Unsupported),
             };
             match state {
                 Ok(DocState::NotFound) => continue,
                 Ok(state) => {
-                    if let Err(e) = self
-                        .store
-                        .remember_owner(code.as_str(), vendor.as_str(), Timestamp::now())
-                        .await
-                    {
+                    let found =
+                        self.store
+                            .remember_owner(code.as_str(), vendor.as_str(), Timestamp::now());
+                    if let Err(e) = found.await {
                         tracing::warn!(vendor = %vendor, error = %e, "A code's owner could not be remembered.");
                     }
-                    return Ok(Located {
-                        route: route(vendor),
-                        state: Some(state),
-                    });
+                    return Ok((vendor, Some(state)));
                 }
                 Err(e) => {
+                    // Whatever stopped the read, the owner may be found later.
+                    let code = match e.class().code {
+                        code if code.retryable() && e != UpstreamError::Unsupported => code,
+                        _ => ErrorCode::VendorUnavailable,
+                    };
                     let message = format!(
                         "Could not tell which vendor holds this code: `{vendor}` could not say ({e})."
                     );
-                    let code = match e {
-                        crate::vendors::UpstreamError::Unsupported => ErrorCode::VendorUnavailable,
-                        e => e.class().code,
-                    };
-                    return Err(Unlocated::unrouted(Failure {
-                        code: retryable_or_unavailable(code),
-                        message,
-                    }));
+                    return Err(Unlocated::unrouted(Failure { code, message }));
                 }
             }
         }
         let names: Vec<&str> = ready.iter().map(|(v, _)| v.as_str()).collect();
+        let message = format!(
+            "No candidate vendor ({}) knows this code.",
+            names.join(", ")
+        );
         Err(Unlocated::unrouted(Failure {
             code: ErrorCode::NotFound,
-            message: format!(
-                "No candidate vendor ({}) knows this code.",
-                names.join(", ")
-            ),
+            message,
         }))
     }
 
@@ -371,15 +375,6 @@ pub async fn run(
     adopted.settle(&state.store, meta, &results).await;
     crate::metrics::documents(&results);
     Ok(results)
-}
-
-/// A failed read's code when it is retryable, else `vendor_unavailable`: a code whose owner
-/// could not be found may be found later, whatever stopped the read.
-fn retryable_or_unavailable(code: ErrorCode) -> ErrorCode {
-    match code.retryable() {
-        true => code,
-        false => ErrorCode::VendorUnavailable,
-    }
 }
 
 /// The message of a document whose vendor call did not finish before the deadline.
