@@ -178,7 +178,7 @@ impl Gateway {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "A code's owner could not be read; asking the candidates.")
+                tracing::warn!(error = %e, "A code's owner could not be read; asking each candidate.");
             }
         }
         for (vendor, policy) in ready {
@@ -189,11 +189,13 @@ impl Gateway {
             match state {
                 Ok(DocState::NotFound) => continue,
                 Ok(state) => {
-                    let found =
-                        self.store
-                            .remember_owner(code.as_str(), vendor.as_str(), Timestamp::now());
-                    if let Err(e) = found.await {
-                        tracing::warn!(vendor = %vendor, error = %e, "A code's owner could not be remembered.");
+                    let store = &self.store;
+                    let now = Timestamp::now();
+                    if let Err(e) = store
+                        .remember_owner(code.as_str(), vendor.as_str(), now)
+                        .await
+                    {
+                        tracing::warn!(vendor = %vendor, error = %e, "An owner was not remembered.");
                     }
                     return Ok((vendor, Some(state)));
                 }
@@ -203,9 +205,8 @@ impl Gateway {
                         code if code.retryable() && e != UpstreamError::Unsupported => code,
                         _ => ErrorCode::VendorUnavailable,
                     };
-                    let message = format!(
-                        "Could not tell which vendor holds this code: `{vendor}` could not say ({e})."
-                    );
+                    let message =
+                        format!("Could not tell which vendor holds this code: `{vendor}` ({e}).");
                     return Err(Unlocated::unrouted(Failure { code, message }));
                 }
             }

@@ -291,7 +291,7 @@ impl Recovery {
         let confirms = rows.into_iter().map(|mut row| async move {
             let now = Timestamp::now();
             let resent_at = row.recovered_at;
-            let since = |t: Timestamp| Duration::from_millis((now.as_millis() - t.as_millis()).max(0) as u64);
+            let since = |then: Timestamp| elapsed(then, now);
             match self.read(&row, deadline).await {
                 Some(Ok(DocState::InProgress)) => {
                     let answered = row.finished_at.unwrap_or(row.received_at);
@@ -306,8 +306,12 @@ impl Recovery {
                             return row;
                         }
                         Some(_) => {
-                            tracing::warn!(vendor = row.vendor.as_deref().unwrap_or(""), code = %row.code,
-                                "A queued cancel was never applied, even after a re-send; the document is still in progress.");
+                            tracing::warn!(
+                                vendor = row.vendor.as_deref().unwrap_or(""),
+                                code = %row.code,
+                                "A queued cancel was never applied, even after a re-send; the \
+                                 document is still in progress."
+                            );
                             row.vendor_state = Some(DocState::InProgress);
                         }
                     }
@@ -331,7 +335,7 @@ impl Recovery {
     /// Sends a queued cancel once more (the document is still in progress long after the
     /// vendor accepted it), through the vendor's usual policy.
     async fn resend_queued(&self, mut row: AuditRow, deadline: Instant) -> AuditRow {
-        let Some(mut result) = interrupted_result(&row) else {
+        let Some(result) = interrupted_result(&row) else {
             return row;
         };
         let command = CancelCommand {
@@ -340,12 +344,12 @@ impl Recovery {
             email: row.email.clone(),
             notify_signers: row.notify_signers,
         };
-        let mut plan = [result.clone()];
+        let mut plan = [result];
         self.state
             .gateway
             .execute(&command, &mut plan, &[false], &row.request_id, deadline)
             .await;
-        result = plan.into_iter().next().unwrap_or(result);
+        let [result] = plan;
         let now = Timestamp::now();
         row.vendor_calls += result.vendor_calls;
         match result.outcome.error_code() {
@@ -362,8 +366,12 @@ impl Recovery {
                 return row;
             }
             Some(code) => {
-                tracing::warn!(vendor = row.vendor.as_deref().unwrap_or(""), code = %row.code, error = code.as_str(),
-                    "A queued cancel's re-send was refused; the document is no longer waited for.");
+                tracing::warn!(
+                    vendor = row.vendor.as_deref().unwrap_or(""),
+                    code = %row.code,
+                    error = code.as_str(),
+                    "A queued cancel's re-send was refused; the document is no longer waited for."
+                );
                 row.queued = false;
                 row.confirm_at = None;
             }
@@ -416,6 +424,11 @@ impl Recovery {
         };
         Ok(serde_json::to_vec(&CancelResponse::new(&results)).ok())
     }
+}
+
+/// The time from `then` to `now` (zero if `now` is earlier).
+fn elapsed(then: Timestamp, now: Timestamp) -> Duration {
+    Duration::from_millis(u64::try_from(now.as_millis() - then.as_millis()).unwrap_or(0))
 }
 
 /// The document's final status as far as recovery knows: what the vendor's state says, else
