@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::retention;
 use crate::settings::Settings;
 use crate::store::{Begin, Store, Timestamp};
 
@@ -153,14 +154,22 @@ impl Lease {
 /// How often expired keys are deleted (expired keys are already ignored; this bounds the table).
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Deletes expired keys every ten minutes until the task is aborted.
+/// Deletes expired keys every ten minutes until the task is aborted, in batches paced as the
+/// audit purge is (`retention::Pace`), so a backlog never holds the database for long.
 pub fn spawn_purger(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PURGE_EVERY);
         loop {
             ticks.tick().await;
-            match store.purge_expired(Timestamp::now()).await {
-                Ok(purged) => tracing::debug!(purged, "Expired idempotency keys purged."),
+            let now = Timestamp::now();
+            let pace = retention::Pace::default();
+            let counter = crate::metrics::idempotency_keys_purged();
+            match retention::drain(pace, counter, || store.purge_expired(now, pace.batch)).await {
+                Ok(drained) => tracing::debug!(
+                    purged = drained.rows,
+                    statements = drained.statements,
+                    "Expired idempotency keys purged."
+                ),
                 Err(e) => {
                     tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
                 }

@@ -132,7 +132,12 @@ pub fn recovered_document(vendor: &str, status: &'static str) {
     .increment(1);
 }
 
-/// Rows deleted by the retention purge, by table (`audit_events`, `code_owners`).
-pub fn audit_rows_purged(table: &'static str, rows: u64) {
-    ::metrics::counter!("signgate_audit_rows_purged_total", "table" => table).increment(rows);
+/// Rows deleted by the retention purge, of one table (`audit_events`, `code_owners`).
+pub fn audit_rows_purged(table: &'static str) -> ::metrics::Counter {
+    ::metrics::counter!("signgate_audit_rows_purged_total", "table" => table)
+}
+
+/// Expired idempotency keys deleted.
+pub fn idempotency_keys_purged() -> ::metrics::Counter {
+    ::metrics::counter!("signgate_idempotency_keys_purged_total")
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::metrics;
 use crate::settings::StoreSettings;
 use crate::store::{Store, StoreError, Timestamp};
 
@@ -79,47 +80,61 @@ pub async fn purge(
     now: Timestamp,
     pace: Pace,
 ) -> Result<Purged, StoreError> {
-    let mut purged = Purged::default();
     let Some(retention) = retention else {
-        return Ok(purged);
+        return Ok(Purged::default());
     };
     let before = now.saturating_sub(retention);
     let batch = pace.batch.max(1);
-    purged.audit_rows = drain(pace, "audit_events", &mut purged, || {
+    let audit = drain(pace, metrics::audit_rows_purged("audit_events"), || {
         store.purge_audit(before, now, batch)
     })
     .await?;
-    purged.code_owners = drain(pace, "code_owners", &mut purged, || {
+    let owners = drain(pace, metrics::audit_rows_purged("code_owners"), || {
         store.purge_owners(before, batch)
     })
     .await?;
-    Ok(purged)
+    Ok(Purged {
+        audit_rows: audit.rows,
+        code_owners: owners.rows,
+        statements: audit.statements + owners.statements,
+        busy: audit.busy + owners.busy,
+    })
 }
 
-/// Runs `statement` until it deletes nothing, pausing after each batch that deleted rows;
-/// counts the statements, their time and the metric, and returns the rows deleted.
-async fn drain<F, Fut>(
+/// What one `drain` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Rows deleted.
+    pub rows: u64,
+    /// Delete statements run.
+    pub statements: u32,
+    /// Time spent in them.
+    pub busy: Duration,
+}
+
+/// Runs `statement` (one batch of deletes) until it deletes nothing, pausing after each batch
+/// that deleted rows as `pace` says; adds each batch's rows to `counter`.
+pub async fn drain<F, Fut>(
     pace: Pace,
-    table: &'static str,
-    purged: &mut Purged,
+    counter: ::metrics::Counter,
     mut statement: F,
-) -> Result<u64, StoreError>
+) -> Result<Drained, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<u64, StoreError>>,
 {
-    let mut total = 0;
+    let mut drained = Drained::default();
     loop {
         let started = Instant::now();
         let deleted = statement().await?;
         let took = started.elapsed();
-        purged.statements += 1;
-        purged.busy += took;
+        drained.statements += 1;
+        drained.busy += took;
         if deleted == 0 {
-            return Ok(total);
+            return Ok(drained);
         }
-        total += deleted;
-        crate::metrics::audit_rows_purged(table, deleted);
+        drained.rows += deleted;
+        counter.increment(deleted);
         tokio::time::sleep(pace.pause.max(took * IDLE_PER_BUSY)).await;
     }
 }

@@ -139,8 +139,8 @@ impl Store for Coalescing {
         self.inner.release(key, fingerprint).await
     }
 
-    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        self.inner.purge_expired(now).await
+    async fn purge_expired(&self, now: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.inner.purge_expired(now, batch).await
     }
 
     async fn purge_audit(
@@ -270,7 +270,7 @@ mod tests {
         async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
             Err(StoreError::Closed)
         }
-        async fn purge_expired(&self, _: Timestamp) -> Result<u64, StoreError> {
+        async fn purge_expired(&self, _: Timestamp, _: u32) -> Result<u64, StoreError> {
             Err(StoreError::Closed)
         }
         async fn purge_audit(&self, _: Timestamp, _: Timestamp, _: u32) -> Result<u64, StoreError> {

@@ -71,8 +71,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A completed key, a key with another fingerprint, or a missing key is left alone.
     async fn release(&self, key: &str, fingerprint: &str) -> Result<(), StoreError>;
 
-    /// Deletes every key with `expires_at <= now` and says how many went.
-    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// Deletes at most `batch` keys with `expires_at <= now`, soonest expired first, in one
+    /// statement, and says how many went.
+    async fn purge_expired(&self, now: Timestamp, batch: u32) -> Result<u64, StoreError>;
 
     /// Deletes at most `batch` audit rows received before `before` that recovery no longer
     /// needs at `now`, oldest first, in one statement (one short transaction), and says how

@@ -59,8 +59,11 @@ WHERE key = $1 AND fingerprint = $2 AND state = 'in_progress'";
 pub(super) const RELEASE_KEY: &str = "\
 DELETE FROM idempotency_keys WHERE key = $1 AND fingerprint = $2 AND state = 'in_progress'";
 
-/// `$1` now.
-pub(super) const PURGE_EXPIRED: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
+/// Deletes at most `$2` keys expired at `$1`, soonest expired first.
+pub(super) const PURGE_EXPIRED: &str = "\
+DELETE FROM idempotency_keys WHERE key IN (
+    SELECT key FROM idempotency_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)
+AND expires_at <= $1";
 
 /// The head of the multi-row insert built by `insert_audit_rows`.
 const INSERT_AUDIT: &str = concat!("INSERT INTO audit_events (", audit_columns!(), ") ");
@@ -489,9 +492,11 @@ macro_rules! pool_store {
             async fn purge_expired(
                 &self,
                 now: $crate::store::Timestamp,
+                batch: u32,
             ) -> Result<u64, $crate::store::StoreError> {
                 let purged = sqlx::query($crate::store::sql::PURGE_EXPIRED)
                     .bind(now.as_millis())
+                    .bind(i64::from(batch))
                     .execute(&self.pool)
                     .await
                     .map_err($crate::store::StoreError::database(

@@ -19,7 +19,7 @@ pub(crate) async fn a_closed_store_refuses_every_call(h: &Harness) {
             .err(),
         store.complete("k-open", "fp-a", b"{}", at(1)).await.err(),
         store.release("k-open", "fp-a").await.err(),
-        store.purge_expired(at(1)).await.err(),
+        store.purge_expired(at(1), 10).await.err(),
         store.insert_pending(std::slice::from_ref(&row)).await.err(),
         store.finish(std::slice::from_ref(&row)).await.err(),
         store.history("DOC", 50).await.err(),

@@ -181,19 +181,19 @@ pub(crate) async fn complete_fails_when_the_key_is_not_held(h: &Harness) {
     );
 }
 
-pub(crate) async fn purge_expired_removes_only_expired_keys(h: &Harness) {
+pub(crate) async fn purge_expired_removes_only_expired_keys_a_batch_at_a_time(h: &Harness) {
     let store = h.store.as_ref();
     for (key, started) in [("k-p1", T0), ("k-p2", at(10)), ("k-p3", at(20))] {
         assert_eq!(begin(store, key, "fp-a", started).await, Begin::Started);
     }
 
-    let purged = store.purge_expired(at(TTL_MS + 10)).await.expect("purge");
-    let again = store
-        .purge_expired(at(TTL_MS + 10))
-        .await
-        .expect("purge again");
+    let mut batches = Vec::new();
+    for _ in 0..3 {
+        let purged = store.purge_expired(at(TTL_MS + 10), 1).await;
+        batches.push(purged.expect("purge"));
+    }
 
-    assert_eq!((purged, again), (2, 0));
+    assert_eq!(batches, [1, 1, 0], "one key per batch of 1, then none left");
     assert_eq!(
         begin(store, "k-p3", "fp-b", at(TTL_MS + 11)).await,
         Begin::Mismatch

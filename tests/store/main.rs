@@ -57,7 +57,7 @@ on_both_stores!(
     idempotency::release_lets_the_key_be_used_again,
     idempotency::release_leaves_a_completed_key_alone,
     idempotency::complete_fails_when_the_key_is_not_held,
-    idempotency::purge_expired_removes_only_expired_keys,
+    idempotency::purge_expired_removes_only_expired_keys_a_batch_at_a_time,
     idempotency::twenty_concurrent_begins_on_a_new_key_start_exactly_once,
     idempotency::twenty_concurrent_takeovers_of_a_stale_lock_start_exactly_once,
     audit::finished_rows_read_back_whole_newest_first,

@@ -246,7 +246,10 @@ pub(crate) async fn idempotency_keys_keep_their_own_ttl(h: &Harness) {
     );
     let expired = key_at.saturating_add(TTL);
     assert_eq!(
-        store.purge_expired(expired).await.expect("purge_expired"),
+        store
+            .purge_expired(expired, 10)
+            .await
+            .expect("purge_expired"),
         1
     );
     assert_eq!(
