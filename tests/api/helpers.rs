@@ -73,6 +73,28 @@ pub fn base_vars(vendors: &MockVendors) -> HashMap<String, String> {
     vars
 }
 
+/// A request deadline of `deadline_ms` with every vendor's timeout at `vendor_ms`: the
+/// variables a test that shortens the deadline sets, since a vendor's timeout must stay below
+/// it, for every vendor the defaults configure.
+pub fn short_deadline(deadline_ms: u64, vendor_ms: u64) -> Vec<(String, String)> {
+    let env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), API_KEY.to_owned())]);
+    let defaults = Settings::from_sources(None, None, env).expect("the defaults are valid");
+    let vendors = defaults.vendors.into_keys().map(|name| {
+        let key = format!("SIGNGATE__VENDORS__{}__TIMEOUT_MS", name.to_uppercase());
+        (key, vendor_ms.to_string())
+    });
+    let deadline = (
+        "SIGNGATE__SERVER__REQUEST_TIMEOUT_MS".to_owned(),
+        deadline_ms.to_string(),
+    );
+    std::iter::once(deadline).chain(vendors).collect()
+}
+
+/// Borrows owned variable pairs as `spawn_app_with` takes them.
+pub fn pairs(vars: &[(String, String)]) -> Vec<(&str, &str)> {
+    vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// A gateway with the default settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await

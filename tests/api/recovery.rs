@@ -19,7 +19,7 @@ use crate::scratch::Scratch;
 const TOKEN: &str = "0a1b2c3d-0000-4000-8000-0000000000aa";
 const KEY: &str = "order-crash-1";
 /// The request deadline of these gateways: rows are presumed dead after twice this.
-const DEADLINE_MS: &str = "1500";
+const DEADLINE_MS: u64 = 1500;
 
 on_both_stores!(
     a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_replays_it,
@@ -31,15 +31,8 @@ on_both_stores!(
 /// The variables of a gateway with a short deadline on `store`, wired to these mocks.
 fn vars(vendors: &MockVendors, store: &str) -> Vec<(String, String)> {
     let mut vars = base_vars(vendors);
-    for (key, value) in [
-        ("SIGNGATE__STORE__URL", store),
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
-    ] {
-        vars.insert(key.to_owned(), value.to_owned());
-    }
+    vars.extend(short_deadline(DEADLINE_MS, 1000));
+    vars.insert("SIGNGATE__STORE__URL".to_owned(), store.to_owned());
     vars.into_iter().collect()
 }
 
@@ -417,13 +410,7 @@ async fn two_replicas_recover_each_interrupted_document_exactly_once() {
 
 #[tokio::test]
 async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answer() {
-    let app = spawn_app_with(&[
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "500"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "500"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "500"),
-    ])
-    .await;
+    let app = spawn_app_with(&pairs(&short_deadline(DEADLINE_MS, 500))).await;
     Mock::given(method("POST"))
         .and(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1_000)))
@@ -475,14 +462,10 @@ const REQUEST_ID: &str = "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5aaaa";
 /// and answers status reads with `status` (a signature request in progress for `200`, the
 /// vendor's `deleted` error for `410`).
 async fn queued_cancel(store: &Scratch, status: u16) -> TestApp {
-    let app = spawn_app_with(&[
-        ("SIGNGATE__STORE__URL", &store.url),
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", DEADLINE_MS),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
-    ])
-    .await;
+    let deadline = short_deadline(DEADLINE_MS, 1000);
+    let mut vars = pairs(&deadline);
+    vars.push(("SIGNGATE__STORE__URL", &store.url));
+    let app = spawn_app_with(&vars).await;
     let dropboxsign = app.vendor("dropboxsign");
     Mock::given(method("POST"))
         .and(path(format!("/v3/signature_request/cancel/{REQUEST_ID}")))

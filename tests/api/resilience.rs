@@ -376,14 +376,10 @@ async fn a_hung_vendor_does_not_delay_another_vendors_documents() {
 
 #[tokio::test]
 async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_deadline() {
-    let app = spawn_app_with(&[
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", "2000"),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "3"),
-    ])
-    .await;
+    let deadline = short_deadline(2000, 1000);
+    let mut vars = pairs(&deadline);
+    vars.push(("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "3"));
+    let app = spawn_app_with(&vars).await;
     let zapsign = app.vendor("zapsign");
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200))
@@ -420,14 +416,10 @@ async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_de
 
 #[tokio::test]
 async fn a_request_of_many_slow_documents_answers_within_its_deadline() {
-    let app = spawn_app_with(&[
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", "1500"),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__MAX_CONCURRENCY", "2"),
-    ])
-    .await;
+    let deadline = short_deadline(1500, 1000);
+    let mut vars = pairs(&deadline);
+    vars.push(("SIGNGATE__VENDORS__ZAPSIGN__MAX_CONCURRENCY", "2"));
+    let app = spawn_app_with(&vars).await;
     Mock::given(path("/api/v1/refuse/"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
         .mount(app.vendor("zapsign"))

@@ -45,13 +45,10 @@ async fn two_replicas_on_one_postgres_make_at_most_requests_per_minute_calls_tog
         .mount(zapsign)
         .await;
     let mut vars = base_vars(&vendors);
+    vars.extend(short_deadline(3000, 2000));
     for (key, value) in [
         ("SIGNGATE__STORE__URL", scratch.url.as_str()),
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", "3000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "10"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "2000"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "2000"),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "2000"),
     ] {
         vars.insert(key.to_owned(), value.to_owned());
     }

@@ -219,14 +219,10 @@ async fn no_code_too_many_codes_an_invalid_code_or_no_key_is_refused_before_any_
 #[tokio::test]
 async fn zapsign_status_reads_count_against_its_requests_per_minute() {
     // Arrange: two ZapSign calls a minute.
-    let app = spawn_app_with(&[
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", "1000"),
-        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "500"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "500"),
-        ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "500"),
-        ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "2"),
-    ])
-    .await;
+    let deadline = short_deadline(1000, 500);
+    let mut vars = pairs(&deadline);
+    vars.push(("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "2"));
+    let app = spawn_app_with(&vars).await;
     let zapsign = app.vendor("zapsign");
     Mock::given(method("GET"))
         .respond_with(zapsign_state("pending"))
