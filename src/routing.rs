@@ -54,7 +54,16 @@ impl Router {
     /// Routes one code, or says why it cannot be routed. A prefix counts only when it is a
     /// vendor name (lowercase letters, digits, `_`), so other codes may contain `:`.
     pub fn route<'a>(&'a self, code: &DocumentCode) -> Result<Routed<'a>, Failure> {
-        if let Some((prefix, rest)) = code.split_prefix().filter(|(p, _)| is_vendor_name(p)) {
+        let prefixed = code.split_prefix().filter(|(p, _)| is_vendor_name(p));
+        let sent = prefixed.map_or(code.as_str(), |(_, rest)| rest);
+        // Vendors put codes in URL paths, where `.` and `..` are the current and parent path.
+        if !sent.is_empty() && sent.bytes().all(|b| b == b'.') {
+            return Err(Failure {
+                code: ErrorCode::Unroutable,
+                message: format!("`{sent}` cannot be a document code at any vendor."),
+            });
+        }
+        if let Some((prefix, rest)) = prefixed {
             return match self.vendors.iter().find(|v| v.as_str() == prefix) {
                 Some(_) if rest.is_empty() => Err(Failure {
                     code: ErrorCode::Unroutable,
@@ -119,6 +128,17 @@ mod tests {
                 .join("|")),
             Err(f) => Err(f.code),
         }
+    }
+
+    #[test]
+    fn dot_segments_are_never_sent_to_a_vendor() {
+        let r = router(Some(
+            "[[routing.rules]]\npattern = \"^[.]+$\"\nvendor = \"auco\"\n",
+        ));
+        for code in ["zapsign:..", "auco:.", "..", "..."] {
+            assert_eq!(vendor_of(&r, code), Err(ErrorCode::Unroutable), "{code}");
+        }
+        assert_eq!(vendor_of(&r, "auco:a.b"), Ok("auco/a.b".into()));
     }
 
     #[test]
