@@ -6,7 +6,7 @@
 //!
 //! The credentials travel in the URL, so no URL of this client is ever logged or kept:
 //! `http::send` drops reqwest's error text (which holds the URL), and redirects are never
-//! followed (reqwest logs a followed redirect's URLs, and would send the query elsewhere).
+//! followed (a `Location` may carry the query on to an address nobody configured).
 
 use std::fmt;
 
@@ -95,8 +95,9 @@ impl D4Sign {
 }
 
 /// The shared client settings (timeouts, `User-Agent`, pool), but never following a
-/// redirect: a redirect would carry the credentials' query string to another URL, and reqwest
-/// logs both URLs at debug level when it follows one.
+/// redirect: a `3xx` is not D4Sign's answer, and following it would re-send the call
+/// (credentials included, when the `Location` repeats the query, as an http-to-https redirect
+/// does) to an address nobody configured, a `POST` turned into a `GET` on a `302`.
 fn client(settings: &VendorSettings) -> Client {
     Client::builder()
         .user_agent(http::USER_AGENT)

@@ -136,14 +136,15 @@ fn an_unknown_option_or_a_bad_limit_is_refused() {
 }
 
 #[tokio::test]
-async fn injected_server_errors_carry_d4signs_message_body() {
-    let t = TestSim::start(faults(|f| f.error_share = 1.0)).await;
+async fn injected_faults_carry_d4signs_message_body() {
+    let t = TestSim::start(faults(|f| f.rate_limit_share = 1.0)).await;
     seed(&t.sim, OPEN, D4SignState::Processing);
 
     let (status, body) = cancel(&t, OPEN).await;
 
-    assert!(status.is_server_error(), "{status}");
-    assert!(body["message"].is_string(), "{body}");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body, json!({"message": "Request was throttled."}));
+    assert_eq!(state(&t.sim, OPEN), Some(D4SignState::Processing));
 }
 
 #[tokio::test]
