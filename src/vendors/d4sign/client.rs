@@ -226,9 +226,15 @@ fn shown(text: &str, secrets: [&str; 2]) -> String {
     http::excerpt(&scrubbed)
 }
 
+/// `success` (what D4Sign sends), or a Portuguese "... com sucesso" that is not negated; never
+/// a mere substring ("unsuccessful", "sem sucesso"): an unclear message gets a status read.
 fn says_success(message: &str) -> bool {
     let message = message.to_lowercase();
-    message.contains("success") || message.contains("sucesso")
+    let message = message.trim_end_matches(['.', '!']).trim();
+    let negated = ["não", "nao", "sem sucesso"]
+        .iter()
+        .any(|n| message.contains(n));
+    matches!(message, "success" | "sucesso") || (message.contains("com sucesso") && !negated)
 }
 
 /// The JSON object of a body: an object, or the one object of a one-element array (the shape

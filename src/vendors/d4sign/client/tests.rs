@@ -143,6 +143,9 @@ fn a_200_is_a_cancel_only_when_its_body_says_success() {
         "[]",
         "<html>ok</html>",
         r#"{"message":"Documento já cancelado"}"#,
+        r#"{"message":"Cancel unsuccessful"}"#,
+        r#"{"message":"Cancelado sem sucesso"}"#,
+        r#"{"message":"Documento não foi cancelado com sucesso"}"#,
     ] {
         assert_eq!(
             code_of(200, unclear),
