@@ -14,6 +14,7 @@ use crate::store::Store;
 
 pub mod auco;
 pub mod conformance;
+pub mod d4sign;
 pub mod docusign;
 pub mod dropboxsign;
 pub mod error;
@@ -38,6 +39,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &zapsign::KIND,
     &docusign::KIND,
     &dropboxsign::KIND,
+    &d4sign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];

@@ -26,6 +26,7 @@ mod auco_dropin;
 mod cancel;
 mod conformance;
 mod connections;
+mod d4sign;
 mod discovery;
 mod durability;
 mod helpers;
