@@ -24,6 +24,7 @@ pub mod kind;
 pub mod policy;
 pub mod settings;
 pub mod wrap;
+pub mod yousign;
 pub mod zapsign;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &zapsign::KIND,
     &docusign::KIND,
     &dropboxsign::KIND,
+    &yousign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];
