@@ -125,7 +125,8 @@ mod tests {
     fn default_rules_send_uuids_to_zapsign_and_short_codes_to_auco() {
         let r = router(None);
         let uuid = "bfe4e2c7-33be-4a70-8669-a0491f92e795";
-        assert_eq!(vendor_of(&r, uuid), Ok(format!("zapsign/{uuid}")));
+        // Yousign's ids are UUIDs too and it ships defaults: the UUID rule names both.
+        assert_eq!(vendor_of(&r, uuid), Ok("zapsign|yousign".into()));
         assert_eq!(vendor_of(&r, "TR99AQMY31"), Ok("auco/TR99AQMY31".into()));
         assert_eq!(vendor_of(&r, "TR99AQMY3"), Ok("auco/TR99AQMY3".into()));
     }
