@@ -183,3 +183,18 @@ impl Conformance for YousignConformance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CONFORMANCE;
+    use crate::vendors::conformance::runner;
+
+    #[tokio::test]
+    async fn every_conformance_scenario_passes_through_the_runner() {
+        // Arrange, act
+        let mismatches = runner::run_all(&CONFORMANCE).await;
+
+        // Assert
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+}
