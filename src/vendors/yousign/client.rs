@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::{Client, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -61,8 +61,11 @@ impl Yousign {
         }
     }
 
+    /// The Bearer key, and `Accept: application/json` as Yousign's generated clients send it.
     fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
-        request.bearer_auth(self.api_key.expose_secret())
+        request
+            .bearer_auth(self.api_key.expose_secret())
+            .header(ACCEPT, "application/json")
     }
 
     async fn cancel_one(&self, id: &str, batch: &Batch<'_>) -> Reply {

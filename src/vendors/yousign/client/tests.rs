@@ -157,6 +157,7 @@ async fn a_cancel_posts_reason_other_and_the_message_with_the_bearer_key_and_req
             format!("Bearer {API_KEY}").as_str(),
         ))
         .and(header("content-type", "application/json"))
+        .and(header("accept", "application/json"))
         .and(header("x-request-id", "t"))
         .and(body_json(json!({"reason": "other", "custom_note": "m"})))
         .respond_with(ResponseTemplate::new(201).set_body_json(signature_request("canceled")))
@@ -195,6 +196,7 @@ async fn a_status_read_gets_the_request_by_id_with_the_key() {
             "authorization",
             format!("Bearer {API_KEY}").as_str(),
         ))
+        .and(header("accept", "application/json"))
         .and(header("x-request-id", "t"))
         .respond_with(ResponseTemplate::new(200).set_body_json(signature_request("approval")))
         .expect(1)
