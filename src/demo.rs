@@ -68,7 +68,7 @@ pub const UNKNOWN_ZAPSIGN: &str = "0a1b2c3d-0000-4000-8000-00000000dead";
 
 /// The codes of the mixed request, in order, with the status and error code each gets on a
 /// freshly seeded demo.
-pub const MIXED: [(&str, &str, Option<&str>); 16] = [
+pub const MIXED: [(&str, &str, Option<&str>); 18] = [
     ("AUCOOPEN01", "cancelled", None),
     ("0a1b2c3d-0000-4000-8000-000000000001", "cancelled", None),
     (
@@ -121,6 +121,13 @@ pub const MIXED: [(&str, &str, Option<&str>); 16] = [
     ("d4d4d4d4-0000-4000-8000-000000000002", "cancelled", None),
     (
         "d4sign:d4d4d4d4-0000-4000-8000-000000000401",
+        "failed",
+        Some("already_signed"),
+    ),
+    // A Yousign id is a UUID too: found by a status read, or sent straight with `yousign:`.
+    ("e5e5e5e5-0000-4000-8000-000000000001", "cancelled", None),
+    (
+        "yousign:e5e5e5e5-0000-4000-8000-000000000201",
         "failed",
         Some("already_signed"),
     ),

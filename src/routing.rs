@@ -145,8 +145,9 @@ mod tests {
     fn default_rules_send_uuids_to_zapsign_and_short_codes_to_auco() {
         let r = router(None);
         let uuid = "bfe4e2c7-33be-4a70-8669-a0491f92e795";
-        // D4Sign ships a default table and shares ZapSign's UUID pattern: both are candidates.
-        assert_eq!(vendor_of(&r, uuid), Ok("zapsign|d4sign".into()));
+        // D4Sign and Yousign ship default tables and share ZapSign's UUID pattern: all three
+        // are candidates.
+        assert_eq!(vendor_of(&r, uuid), Ok("zapsign|d4sign|yousign".into()));
         assert_eq!(vendor_of(&r, "TR99AQMY31"), Ok("auco/TR99AQMY31".into()));
         assert_eq!(vendor_of(&r, "TR99AQMY3"), Ok("auco/TR99AQMY3".into()));
     }

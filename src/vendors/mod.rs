@@ -25,6 +25,7 @@ pub mod kind;
 pub mod policy;
 pub mod settings;
 pub mod wrap;
+pub mod yousign;
 pub mod zapsign;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &docusign::KIND,
     &dropboxsign::KIND,
     &d4sign::KIND,
+    &yousign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];
