@@ -13,6 +13,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 
 pub mod auco;
+pub mod clicksign;
 pub mod conformance;
 pub mod docusign;
 pub mod dropboxsign;
@@ -38,6 +39,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &zapsign::KIND,
     &docusign::KIND,
     &dropboxsign::KIND,
+    &clicksign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];
