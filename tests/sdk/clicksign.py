@@ -13,7 +13,12 @@ non-zero on the first mismatch.
 import os
 import sys
 
-from clicksign import (
+# This file has the SDK package's name: Python puts its folder first on the path, so the
+# package would import this file. Drop the folder before importing the SDK.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+
+from clicksign import (  # noqa: E402 (after the path fix above)
     AuthenticationError,
     ClicksignClient,
     ClicksignError,
@@ -21,7 +26,7 @@ from clicksign import (
     NotFoundError,
     ValidationError,
 )
-from clicksign.client_scope import client_scope
+from clicksign.client_scope import client_scope  # noqa: E402
 
 ACCESS_TOKEN = "sim-clicksign-token"
 # Seeded by `signgate simulate`: the last of the demo's running documents, then a closed one,
