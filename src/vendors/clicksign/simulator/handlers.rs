@@ -25,11 +25,11 @@ pub(super) async fn cancel(
 ) -> Response {
     let limit = match admit(&sim, &headers) {
         Ok(limit) => limit,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let response = match wanted_status(&headers, &body, &document) {
         Ok(wanted) => change(&sim, &envelope, &document, wanted),
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     };
     with_limit(response, limit)
 }
@@ -42,7 +42,7 @@ pub(super) async fn status(
 ) -> Response {
     let limit = match admit(&sim, &headers) {
         Ok(limit) => limit,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let response = match current(&sim, &envelope, &document) {
         Some(state) => answer(StatusCode::OK, resource(&envelope, &document, state)),
@@ -93,28 +93,17 @@ fn wanted_status(
     headers: &HeaderMap,
     body: &[u8],
     document: &str,
-) -> Result<ClicksignState, Response> {
+) -> Result<ClicksignState, Refusal> {
     let json_api = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(JSON_API));
     if !json_api {
-        return Err(answer(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            errors(
-                415,
-                "unsupported_media_type",
-                "Content-Type deve ser application/vnd.api+json",
-            ),
-        ));
+        return Err(Refusal::NotJsonApi);
     }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let data = &body["data"];
-    let bad = |pointer: &str, detail: &str| {
-        let mut body = errors(400, "bad_request", detail);
-        body["errors"][0]["source"] = json!({ "pointer": pointer });
-        Err(answer(StatusCode::BAD_REQUEST, body))
-    };
+    let bad = |pointer, detail| Err(Refusal::BadBody { pointer, detail });
     if data["type"] != "documents" {
         return bad("/data/type", "type deve ser documents");
     }
@@ -150,15 +139,12 @@ fn resource(envelope: &str, document: &str, state: ClicksignState) -> Value {
 
 /// The checks in front of every call: the access token, then the rate limit. Returns the
 /// call's place in its window.
-fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<Admitted, Response> {
+fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<Admitted, Refusal> {
     let authorised = headers
         .get(header::AUTHORIZATION)
         .is_some_and(|value| value.as_bytes() == ACCESS_TOKEN.as_bytes());
     if !authorised {
-        return Err(answer(
-            StatusCode::UNAUTHORIZED,
-            errors(401, "unauthorized", "Access Token inválido"),
-        ));
+        return Err(Refusal::Unauthorised);
     }
     let own = own(sim);
     let now = SystemTime::now()
@@ -166,10 +152,53 @@ fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<Admitted, Response> {
         .unwrap_or_default();
     lock(&own.window)
         .admit(own.options.requests_per_10s, now)
-        .map_err(|limit| {
-            let body = errors(429, "too_many_requests", "Too Many Requests");
-            with_limit(answer(StatusCode::TOO_MANY_REQUESTS, body), limit)
-        })
+        .map_err(Refusal::Limited)
+}
+
+/// Why a call was refused before it could change or read anything.
+enum Refusal {
+    /// No `Authorization` with `ACCESS_TOKEN`.
+    Unauthorised,
+    /// Beyond the rate limit in this window.
+    Limited(Admitted),
+    /// A `PATCH` whose `Content-Type` is not JSON:API's.
+    NotJsonApi,
+    /// A `PATCH` body Clicksign would not take, and where it is wrong.
+    BadBody {
+        pointer: &'static str,
+        detail: &'static str,
+    },
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorised => answer(
+                StatusCode::UNAUTHORIZED,
+                errors(401, "unauthorized", "Access Token inválido"),
+            ),
+            Self::Limited(limit) => with_limit(
+                answer(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    errors(429, "too_many_requests", "Too Many Requests"),
+                ),
+                limit,
+            ),
+            Self::NotJsonApi => answer(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                errors(
+                    415,
+                    "unsupported_media_type",
+                    "Content-Type deve ser application/vnd.api+json",
+                ),
+            ),
+            Self::BadBody { pointer, detail } => {
+                let mut body = errors(400, "bad_request", detail);
+                body["errors"][0]["source"] = json!({ "pointer": pointer });
+                answer(StatusCode::BAD_REQUEST, body)
+            }
+        }
+    }
 }
 
 /// Adds Clicksign's rate-limit headers (its spelling: `X-Rate-Limit-*`, with a dash).
