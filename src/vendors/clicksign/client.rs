@@ -151,7 +151,8 @@ fn malformed() -> Answer {
             ErrorCode::Rejected,
             "A Clicksign code is ENVELOPE_ID:DOCUMENT_ID, two UUIDs; nothing was sent.",
         ),
-        // No answer came: the status Clicksign gives a request it cannot process.
+        // No call was made, but an `Answer` carries a status: that of a request refused as
+        // invalid.
         http_status: 400,
     }
 }
