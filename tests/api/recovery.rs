@@ -37,6 +37,7 @@ fn vars(vendors: &MockVendors, store: &str) -> Vec<(String, String)> {
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "1000"),
     ] {
         vars.insert(key.to_owned(), value.to_owned());
     }
@@ -422,6 +423,7 @@ async fn an_unknown_outcome_is_read_later_and_recorded_beside_the_unchanged_answ
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "500"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "500"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "500"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "500"),
     ])
     .await;
     Mock::given(method("POST"))
@@ -481,6 +483,7 @@ async fn queued_cancel(store: &Scratch, status: u16) -> TestApp {
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "1000"),
     ])
     .await;
     let dropboxsign = app.vendor("dropboxsign");

@@ -381,6 +381,7 @@ async fn pacing_never_exceeds_requests_per_minute_and_late_documents_miss_the_de
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "3"),
     ])
     .await;
@@ -425,6 +426,7 @@ async fn a_request_of_many_slow_documents_answers_within_its_deadline() {
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "1000"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "1000"),
         ("SIGNGATE__VENDORS__ZAPSIGN__MAX_CONCURRENCY", "2"),
     ])
     .await;

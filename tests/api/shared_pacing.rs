@@ -51,6 +51,7 @@ async fn two_replicas_on_one_postgres_make_at_most_requests_per_minute_calls_tog
         ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "10"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "2000"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "2000"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "2000"),
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "2000"),
     ] {
         vars.insert(key.to_owned(), value.to_owned());

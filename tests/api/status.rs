@@ -224,6 +224,7 @@ async fn zapsign_status_reads_count_against_its_requests_per_minute() {
         ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "500"),
         ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "500"),
         ("SIGNGATE__VENDORS__DROPBOXSIGN__TIMEOUT_MS", "500"),
+        ("SIGNGATE__VENDORS__CLICKSIGN__TIMEOUT_MS", "500"),
         ("SIGNGATE__VENDORS__ZAPSIGN__REQUESTS_PER_MINUTE", "2"),
     ])
     .await;
