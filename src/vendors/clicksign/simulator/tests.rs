@@ -307,4 +307,6 @@ async fn the_adapter_cancels_reads_back_and_is_refused_a_second_time() {
     ] {
         assert_eq!(adapter.status(code, &ctx()).await, Ok(want), "{code}");
     }
+    assert_eq!(t.sim.calls("clicksign", "cancel"), 2);
+    assert_eq!(t.sim.calls("clicksign", "status"), 5);
 }
