@@ -68,7 +68,7 @@ pub const UNKNOWN_ZAPSIGN: &str = "0a1b2c3d-0000-4000-8000-00000000dead";
 
 /// The codes of the mixed request, in order, with the status and error code each gets on a
 /// freshly seeded demo.
-pub const MIXED: [(&str, &str, Option<&str>); 18] = [
+pub const MIXED: [(&str, &str, Option<&str>); 20] = [
     ("AUCOOPEN01", "cancelled", None),
     ("0a1b2c3d-0000-4000-8000-000000000001", "cancelled", None),
     (
@@ -114,6 +114,17 @@ pub const MIXED: [(&str, &str, Option<&str>); 18] = [
     ),
     (
         "dropboxsign:d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50201",
+        "failed",
+        Some("already_signed"),
+    ),
+    // Clicksign: ENVELOPE_ID:DOCUMENT_ID, routed by its own rule; a 422 settled by a read.
+    (
+        "c1c5c1c5-0000-4000-8000-00000000e001:c1c5c1c5-0000-4000-8000-000000000001",
+        "cancelled",
+        None,
+    ),
+    (
+        "clicksign:c1c5c1c5-0000-4000-8000-00000000e001:c1c5c1c5-0000-4000-8000-000000000201",
         "failed",
         Some("already_signed"),
     ),

@@ -455,8 +455,8 @@ mod tests {
         assert_eq!(s.vendors["zapsign"].max_concurrency(), 8);
         assert_eq!(
             s.routing.rules.len(),
-            3,
-            "UUIDs, Auco codes, Dropbox Sign ids"
+            4,
+            "UUIDs, Auco codes, Dropbox Sign ids, Clicksign pairs"
         );
         assert!(!s.vendors["auco"].has_credentials());
     }

@@ -13,6 +13,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 
 pub mod auco;
+pub mod clicksign;
 pub mod conformance;
 pub mod d4sign;
 pub mod docusign;
@@ -40,6 +41,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &zapsign::KIND,
     &docusign::KIND,
     &dropboxsign::KIND,
+    &clicksign::KIND,
     &d4sign::KIND,
     &yousign::KIND,
     #[cfg(test)]
