@@ -12,6 +12,7 @@ use crate::model::{Outcome, VendorName};
 use crate::settings::Settings;
 use crate::store::Store;
 
+pub mod adobesign;
 pub mod auco;
 pub mod conformance;
 pub mod docusign;
@@ -38,6 +39,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &zapsign::KIND,
     &docusign::KIND,
     &dropboxsign::KIND,
+    &adobesign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];
