@@ -357,3 +357,22 @@ async fn the_gateway_cancels_and_settles_refusals_through_the_simulator() {
     assert_eq!(t.sim.calls("adobesign", "refresh"), 1);
     assert_eq!(t.sim.calls("adobesign", "base_uris"), 0);
 }
+
+#[tokio::test]
+async fn the_gateway_refreshes_its_token_again_before_a_short_one_expires() {
+    let mut config = SimConfig::default();
+    config
+        .set_option("adobesign", "token_lifetime_s", "2")
+        .expect("a valid option");
+    let t = TestSim::start(config).await;
+    t.sim.seed_demo();
+    let app = gateway(&t).await;
+
+    let (_, first) = runner::cancel(&app, &[OUT]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, second) = runner::cancel(&app, &[APPROVAL]).await;
+
+    assert_eq!(first["results"][0]["status"], "cancelled", "{first}");
+    assert_eq!(second["results"][0]["status"], "cancelled", "{second}");
+    assert_eq!(t.sim.calls("adobesign", "refresh"), 2);
+}
