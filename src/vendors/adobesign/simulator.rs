@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{MatchedPath, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -32,6 +32,8 @@ pub const CLIENT_SECRET: &str = "sim-client-secret";
 pub const REFRESH_TOKEN: &str = "sim-refresh-token";
 /// How long an issued access token lasts, unless `token_lifetime_s` says otherwise.
 pub const TOKEN_LIFETIME_S: u64 = 3600;
+/// Where the account's agreements live with the `moved` option (under the prefix).
+pub const MOVED: &str = "/moved";
 /// Calls a minute before `429`, unless `requests_per_minute` says otherwise.
 pub const REQUESTS_PER_MINUTE: u32 = 600;
 
@@ -153,7 +155,7 @@ impl SimVendor for AdobeSignSim {
     }
 
     fn router(&self, sim: &Simulator) -> Router {
-        Router::new()
+        let mut router = Router::new()
             .route(
                 "/oauth/v2/refresh",
                 sim.faulty(&SIM, REFRESH, post(refresh)),
@@ -161,16 +163,20 @@ impl SimVendor for AdobeSignSim {
             .route(
                 "/api/rest/v6/baseUris",
                 sim.faulty(&SIM, BASE_URIS, get(base_uris)),
-            )
-            .route(
-                "/api/rest/v6/agreements/{agreement}/state",
-                sim.faulty(&SIM, CANCEL, put(cancel)),
-            )
-            .route(
-                "/api/rest/v6/agreements/{agreement}",
-                sim.faulty(&SIM, STATUS, get(status)),
-            )
-            .with_state(sim.clone())
+            );
+        // The agreements on the prefix and under `/moved`; only one of them is the account's.
+        for host in ["", MOVED] {
+            router = router
+                .route(
+                    &format!("{host}/api/rest/v6/agreements/{{agreement}}/state"),
+                    sim.faulty(&SIM, CANCEL, put(cancel)),
+                )
+                .route(
+                    &format!("{host}/api/rest/v6/agreements/{{agreement}}"),
+                    sim.faulty(&SIM, STATUS, get(status)),
+                );
+        }
+        router.with_state(sim.clone())
     }
 
     fn check_options(&self, options: &VendorOptions) -> Result<(), String> {
@@ -214,7 +220,12 @@ impl SimVendor for AdobeSignSim {
                  token {REFRESH_TOKEN}{rotation}) issues Bearer tokens lasting {} s",
                 options.token_lifetime_s
             ),
-            format!("at most {} calls a minute", options.requests_per_minute),
+            format!(
+                "agreements under /adobesign{}/api/rest/v6 (GET /adobesign/api/rest/v6/baseUris \
+                 names them), at most {} calls a minute",
+                if options.moved { MOVED } else { "" },
+                options.requests_per_minute
+            ),
         ]
     }
 
@@ -241,6 +252,8 @@ struct Options {
     requests_per_minute: u32,
     /// `rotate_refresh_token`: each refresh answers a new refresh token and retires the old.
     rotate: bool,
+    /// `moved`: the account lives under `/moved`; `baseUris` says so.
+    moved: bool,
 }
 
 impl Default for Options {
@@ -249,6 +262,7 @@ impl Default for Options {
             token_lifetime_s: TOKEN_LIFETIME_S,
             requests_per_minute: REQUESTS_PER_MINUTE,
             rotate: false,
+            moved: false,
         }
     }
 }
@@ -256,6 +270,11 @@ impl Default for Options {
 impl Options {
     fn parse(options: &VendorOptions) -> Result<Self, String> {
         let mut parsed = Self::default();
+        let flag = |value: &str| {
+            value
+                .parse::<bool>()
+                .map_err(|_| format!("`{value}` is not true or false"))
+        };
         let number = |value: &str| {
             value
                 .parse::<u32>()
@@ -265,11 +284,8 @@ impl Options {
             match name.as_str() {
                 "token_lifetime_s" => parsed.token_lifetime_s = number(value)?.into(),
                 "requests_per_minute" => parsed.requests_per_minute = number(value)?,
-                "rotate_refresh_token" => {
-                    parsed.rotate = value
-                        .parse()
-                        .map_err(|_| format!("`{value}` is not true or false"))?;
-                }
+                "rotate_refresh_token" => parsed.rotate = flag(value)?,
+                "moved" => parsed.moved = flag(value)?,
                 other => {
                     return Err(format!(
                         "the simulated Acrobat Sign has no option `{other}`"
@@ -308,10 +324,11 @@ fn now() -> Duration {
 async fn cancel(
     State(sim): State<Simulator>,
     Path(agreement): Path<String>,
+    route: MatchedPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = admit(&sim, &headers) {
+    if let Err(refusal) = admit(&sim, &headers).and_then(|()| at_home(&sim, &route)) {
         return *refusal;
     }
     if let Some(problem) = invalid_state_body(&body) {
@@ -371,9 +388,10 @@ fn invalid_state_body(body: &[u8]) -> Option<String> {
 async fn status(
     State(sim): State<Simulator>,
     Path(agreement): Path<String>,
+    route: MatchedPath,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = admit(&sim, &headers) {
+    if let Err(refusal) = admit(&sim, &headers).and_then(|()| at_home(&sim, &route)) {
         return *refusal;
     }
     let found = state(&sim, &agreement).or(sim
@@ -386,6 +404,20 @@ async fn status(
         ),
         None => not_found(&agreement),
     }
+}
+
+/// Refuses a call on the host the account does not live on (`/moved` is home with the `moved`
+/// option, the prefix itself otherwise) as Acrobat Sign does; its status is undocumented.
+fn at_home(sim: &Simulator, route: &MatchedPath) -> Result<(), Box<Response>> {
+    let on_moved = route.as_str().contains(&format!("{MOVED}/"));
+    if on_moved == own(sim).options.moved {
+        return Ok(());
+    }
+    Err(Box::new(error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_API_ACCESS_POINT",
+        "Request must be made to the correct API access point (e.g. use GET /baseUris).",
+    )))
 }
 
 /// A malformed ID is `INVALID_AGREEMENT_ID`, a well-formed unknown one `RESOURCE_NOT_FOUND`.

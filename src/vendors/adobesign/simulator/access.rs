@@ -1,5 +1,6 @@
 //! The simulated Acrobat Sign's access side: the refresh grant (the app, then the refresh
-//! token; expiring access tokens, rotated refresh tokens on request), `baseUris`, and the
+//! token; expiring access tokens, rotated refresh tokens on request), `baseUris` (naming
+//! `/moved` with the `moved` option), and the
 //! checks in front of every REST call (the token, then the account's minute, answering
 //! `429 THROTTLING_TOO_MANY_REQUESTS` with `Retry-After` and `retryAfter`). Docs:
 //! <https://opensource.adobe.com/acrobat-sign/developer_guide/oauth.html>.
@@ -11,7 +12,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{answer, error, now, own, CLIENT_ID, CLIENT_SECRET, SIM};
+use super::{answer, error, now, own, CLIENT_ID, CLIENT_SECRET, MOVED, SIM};
 use crate::simulator::{lock, SimVendor, Simulator};
 
 /// The refresh request's form.
@@ -85,7 +86,8 @@ pub(super) async fn base_uris(State(sim): State<Simulator>, headers: HeaderMap) 
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let point = format!("http://{host}{}/", SIM.prefix());
+    let home = if own(&sim).options.moved { MOVED } else { "" };
+    let point = format!("http://{host}{}{home}/", SIM.prefix());
     answer(
         StatusCode::OK,
         json!({ "apiAccessPoint": point, "webAccessPoint": point }),

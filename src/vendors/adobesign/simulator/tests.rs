@@ -376,3 +376,32 @@ async fn the_gateway_refreshes_its_token_again_before_a_short_one_expires() {
     assert_eq!(second["results"][0]["status"], "cancelled", "{second}");
     assert_eq!(t.sim.calls("adobesign", "refresh"), 2);
 }
+
+#[tokio::test]
+async fn a_moved_account_is_found_again_through_base_uris_by_the_gateway() {
+    let mut config = SimConfig::default();
+    config
+        .set_option("adobesign", "moved", "true")
+        .expect("a valid option");
+    let t = TestSim::start(config).await;
+    t.sim.seed_demo();
+    let token = token(&t).await;
+    let (status, body) = status_of(&t, &token, OUT).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!("INVALID_API_ACCESS_POINT"))
+    );
+    let app = gateway(&t).await;
+
+    let (_, first) = runner::cancel(&app, &[OUT]).await;
+    let (_, second) = runner::cancel(&app, &[APPROVAL]).await;
+
+    assert_eq!(first["results"][0]["status"], "cancelled", "{first}");
+    assert_eq!(second["results"][0]["status"], "cancelled", "{second}");
+    assert_eq!(t.sim.calls("adobesign", "base_uris"), 1);
+    assert_eq!(
+        t.sim.calls("adobesign", "cancel"),
+        3,
+        "one refused, two at home"
+    );
+}
