@@ -134,3 +134,83 @@ impl KindConfig for AdobeSignSettings {
         Arc::new(AdobeSign::new(settings, self))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<AdobeSignSettings, SettingsError> {
+        let table = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), config::Value::from(*v)))
+            .collect();
+        AdobeSignSettings::parse(
+            "adobesign",
+            config::Value::new(None, config::ValueKind::Table(table)),
+        )
+    }
+
+    const CREDENTIALS: [(&str, &str); 3] = [
+        ("client_id", "app"),
+        ("client_secret", "app-secret"),
+        ("refresh_token", "refresh-secret"),
+    ];
+
+    #[test]
+    fn credentials_need_the_app_and_the_refresh_token_and_empty_ones_count_as_unset() {
+        assert!(parse(&CREDENTIALS).expect("valid").has_credentials());
+        let empty = [CREDENTIALS[0], CREDENTIALS[1], ("refresh_token", "")];
+        assert!(!parse(&empty).expect("valid").has_credentials());
+        assert!(!parse(&CREDENTIALS[..2]).expect("valid").has_credentials());
+    }
+
+    #[test]
+    fn there_is_no_pace_unless_requests_per_minute_is_set_and_its_key_hides_the_secrets() {
+        assert!(parse(&CREDENTIALS).expect("valid").rate_limits().is_empty());
+        let mut paced = CREDENTIALS.to_vec();
+        paced.push(("requests_per_minute", "120"));
+
+        let limits = parse(&paced).expect("valid").rate_limits();
+
+        assert_eq!(limits.len(), 1);
+        assert_eq!(
+            (limits[0].calls, limits[0].window),
+            (120, Duration::from_secs(60))
+        );
+        assert!(limits[0].key.starts_with("adobesign:"), "{}", limits[0].key);
+        assert!(!limits[0].key.contains("app"), "{}", limits[0].key);
+    }
+
+    #[test]
+    fn a_bad_access_point_or_a_zero_pace_names_its_key() {
+        let error = parse(&[("api_access_point", "api.na1.adobesign.com")])
+            .expect_err("not a URL")
+            .to_string();
+        assert!(
+            error.contains("vendors.adobesign.api_access_point"),
+            "{error}"
+        );
+        let error = parse(&[("requests_per_minute", "0")])
+            .expect_err("zero")
+            .to_string();
+        assert!(
+            error.contains("vendors.adobesign.requests_per_minute"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_token_host_is_the_access_point_else_the_base_url_without_a_slash() {
+        let point =
+            parse(&[("api_access_point", "https://api.eu1.adobesign.com/")]).expect("valid");
+        assert_eq!(
+            point.token_host("https://x"),
+            "https://api.eu1.adobesign.com"
+        );
+        let none = parse(&[]).expect("valid");
+        assert_eq!(
+            none.token_host("https://api.na1.adobesign.com/"),
+            "https://api.na1.adobesign.com"
+        );
+    }
+}
