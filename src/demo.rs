@@ -68,7 +68,7 @@ pub const UNKNOWN_ZAPSIGN: &str = "0a1b2c3d-0000-4000-8000-00000000dead";
 
 /// The codes of the mixed request, in order, with the status and error code each gets on a
 /// freshly seeded demo.
-pub const MIXED: [(&str, &str, Option<&str>); 20] = [
+pub const MIXED: [(&str, &str, Option<&str>); 22] = [
     ("AUCOOPEN01", "cancelled", None),
     ("0a1b2c3d-0000-4000-8000-000000000001", "cancelled", None),
     (
@@ -139,6 +139,17 @@ pub const MIXED: [(&str, &str, Option<&str>); 20] = [
     ("e5e5e5e5-0000-4000-8000-000000000001", "cancelled", None),
     (
         "yousign:e5e5e5e5-0000-4000-8000-000000000201",
+        "failed",
+        Some("already_signed"),
+    ),
+    // Acrobat Sign agreement IDs route by their prefix; a refusal is settled by a status read.
+    (
+        "CBJCHBCAABAAsigngateDemo00000000000000000002",
+        "cancelled",
+        None,
+    ),
+    (
+        "CBJCHBCAABAAsigngateDemo00000000000000000201",
         "failed",
         Some("already_signed"),
     ),

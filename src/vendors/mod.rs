@@ -12,6 +12,7 @@ use crate::model::{Outcome, VendorName};
 use crate::settings::Settings;
 use crate::store::Store;
 
+pub mod adobesign;
 pub mod auco;
 pub mod clicksign;
 pub mod conformance;
@@ -44,6 +45,7 @@ pub static KINDS: &[&dyn kind::Kind] = &[
     &clicksign::KIND,
     &d4sign::KIND,
     &yousign::KIND,
+    &adobesign::KIND,
     #[cfg(test)]
     &example::KIND,
 ];
