@@ -112,6 +112,10 @@ impl Gateway {
         };
         match self.locate(code, ctx).await {
             Ok(Located { route, .. }) => {
+                let vendor = self.vendor(route.vendor.as_str());
+                if let Some(why) = vendor.and_then(|v| v.malformed_code(&route.vendor_code)) {
+                    result.outcome = Outcome::failed(ErrorCode::Rejected, why);
+                }
                 result.vendor = Some(route.vendor);
                 result.vendor_code = Some(route.vendor_code);
             }
@@ -252,10 +256,22 @@ impl Gateway {
 
     /// Whether `execute` will call a vendor for this planned document.
     pub fn will_send(&self, result: &DocumentResult) -> bool {
-        result
-            .vendor
-            .as_ref()
-            .is_some_and(|v| self.vendor(v.as_str()).is_some())
+        self.sender(result).is_some()
+    }
+
+    /// The ready vendor `execute` calls for this planned document, with its canonical name:
+    /// none when it has no ready vendor or its code cannot be one of that vendor's documents.
+    fn sender(&self, result: &DocumentResult) -> Option<(&VendorName, &Arc<Policy>)> {
+        let Some((name, Entry::Ready(vendor))) =
+            self.registry.get(result.vendor.as_ref()?.as_str())
+        else {
+            return None;
+        };
+        let code = result.vendor_code.as_deref()?;
+        vendor
+            .malformed_code(code)
+            .is_none()
+            .then_some((name, vendor))
     }
 
     /// Calls the vendors for every planned document still pending, concurrently, and fills in
@@ -319,21 +335,19 @@ impl Gateway {
     fn groups(&self, plan: &[DocumentResult], resumed: &[bool]) -> Vec<Group> {
         let mut by_vendor: BTreeMap<(&VendorName, bool), Group> = BTreeMap::new();
         for (i, result) in plan.iter().enumerate() {
-            let Some(vendor) = &result.vendor else {
+            let Some((name, vendor)) = self.sender(result) else {
                 continue;
             };
-            if let Some((name, Entry::Ready(adapter))) = self.registry.get(vendor.as_str()) {
-                let resume = resumed.get(i).copied().unwrap_or(false);
-                by_vendor
-                    .entry((name, resume))
-                    .or_insert_with(|| Group {
-                        vendor: Arc::clone(adapter),
-                        start: if resume { Start::Resume } else { Start::Fresh },
-                        indices: Vec::new(),
-                    })
-                    .indices
-                    .push(i);
-            }
+            let resume = resumed.get(i).copied().unwrap_or(false);
+            by_vendor
+                .entry((name, resume))
+                .or_insert_with(|| Group {
+                    vendor: Arc::clone(vendor),
+                    start: if resume { Start::Resume } else { Start::Fresh },
+                    indices: Vec::new(),
+                })
+                .indices
+                .push(i);
         }
         by_vendor.into_values().collect()
     }

@@ -11,7 +11,7 @@ use signgate::simulator::{parse_share, Faults, Latency, SimConfig, Simulator};
 use signgate::startup::{shutdown_signal, Application};
 
 /// An HTTP gateway that cancels e-signature documents at several vendors (Auco, ZapSign,
-/// DocuSign, Dropbox Sign).
+/// DocuSign, Dropbox Sign, Clicksign, D4Sign, Yousign, Adobe Acrobat Sign).
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -36,7 +36,8 @@ enum Command {
         listen: SocketAddr,
     },
     /// Run the vendor simulator alone: every vendor under its own prefix (/auco, /zapsign,
-    /// /docusign, /dropboxsign), keeping document state, with optional latency and faults.
+    /// /docusign, /dropboxsign, /clicksign, /d4sign, /yousign, /adobesign), keeping document
+    /// state, with optional latency and faults.
     Simulate(SimulateArgs),
     /// Validate the configuration (defaults, file, environment) and exit.
     CheckConfig {

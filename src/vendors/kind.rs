@@ -11,6 +11,22 @@ use super::Vendor;
 use crate::settings::SettingsError;
 use crate::simulator::SimVendor;
 
+/// The default pattern of every kind whose codes are UUIDs (ZapSign, DocuSign, D4Sign, Yousign),
+/// spelled once: kinds with the same pattern share one default rule, whose candidates are their
+/// vendors, and a status read finds which one holds each code.
+pub const UUID_RULE: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Whether `text` is a UUID as `UUID_RULE` matches it: 8-4-4-4-12 hex digits, either case.
+pub fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
 /// One vendor kind (the `kind` of a `[vendors.NAME]` table).
 pub trait Kind: Sync + 'static {
     /// The `kind` value, also the vendor's name in its defaults (`auco`, `zapsign`).

@@ -57,9 +57,10 @@ pub struct Batch<'a> {
     pub codes: &'a [String],
     /// The reason, sent to the vendor.
     pub message: &'a str,
-    /// Who cancels (Auco records it; ZapSign has no field for it).
+    /// Who cancels (Auco records it; most vendors have no field for it).
     pub email: &'a str,
-    /// Whether signers are told (ZapSign only; Auco always notifies).
+    /// Whether signers are told, where the vendor lets the caller choose (ZapSign's
+    /// `notify_signer`, Acrobat Sign's `notifyOthers`); the others ignore it.
     pub notify_signers: bool,
     /// The request this call serves.
     pub ctx: CallContext<'a>,
@@ -95,6 +96,13 @@ pub trait Vendor: Send + Sync + fmt::Debug {
 
     /// Makes one cancel call for `batch.codes`; returns one reply per code, in order.
     async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply>;
+
+    /// Why `code` cannot name one of this vendor's documents (a Clicksign code that is not two
+    /// UUIDs), or `None` when it can. Checked before any call: such a document fails
+    /// `rejected` with this message and nothing is sent for it.
+    fn malformed_code(&self, _code: &str) -> Option<&'static str> {
+        None
+    }
 
     /// Whether `status` can answer (for example, Auco needs a public key for it).
     fn can_read_status(&self) -> bool {

@@ -103,6 +103,11 @@ impl Policy {
         self.vendor.can_read_status()
     }
 
+    /// Why `code` cannot name one of the vendor's documents, if it cannot (`Vendor`).
+    pub fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        self.vendor.malformed_code(code)
+    }
+
     /// Reads one document's status through the per-call wrappers (breaker, pacing, cap).
     pub async fn status(
         &self,
@@ -354,7 +359,7 @@ pub fn outcome_of_state(state: DocState, ours: bool) -> Option<Outcome> {
         }
         DocState::Closed => Outcome::failed(
             ErrorCode::NotCancellable,
-            "The vendor will not cancel the document in its current state (expired or declined).",
+            "The vendor will not cancel the document in its current state (expired, declined or a draft, for example).",
         ),
         DocState::NotFound => Outcome::failed(
             ErrorCode::NotFound,

@@ -315,3 +315,24 @@ async fn two_replicas_sharing_a_store_never_run_one_key_twice(store: &str) {
     assert_eq!(replay.status(), 200);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
 }
+
+#[tokio::test]
+async fn a_code_its_vendor_cannot_hold_is_rejected_and_recorded_without_a_call() {
+    let app = spawn_app().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(app.vendor("clicksign"))
+        .await;
+
+    let answer = app.cancel_ok(&body_for(&["clicksign:not-a-pair"])).await;
+
+    let result = &answer["results"][0];
+    assert_eq!(result["vendor"], "clicksign", "{answer}");
+    assert_eq!(result["error"]["code"], "rejected", "{answer}");
+    let row = &history(&app, "clicksign:not-a-pair").await["attempts"][0];
+    assert_eq!(row["status"], "failed", "{row}");
+    assert_eq!(row["error_code"], "rejected", "{row}");
+    assert_eq!(row["vendor_calls"], 0, "{row}");
+    assert_eq!(row["vendor_status"], Value::Null, "{row}");
+}

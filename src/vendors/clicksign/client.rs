@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::ClicksignSettings;
 use crate::model::{ErrorCode, Outcome};
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::kind::is_uuid;
 use crate::vendors::settings::VendorSettings;
 use crate::vendors::{
     one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
@@ -102,6 +103,10 @@ impl Vendor for Clicksign {
         one_by_one(batch, |code| self.cancel_one(code, &batch.ctx)).await
     }
 
+    fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        Code::parse(code).is_none().then_some(MALFORMED)
+    }
+
     fn can_read_status(&self) -> bool {
         true
     }
@@ -134,28 +139,18 @@ impl<'a> Code<'a> {
     }
 }
 
-/// `8-4-4-4-12` hex digits, in either case.
-pub(super) fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// The answer for a code that cannot be a Clicksign document; no call was made.
 fn malformed() -> Answer {
     Answer {
-        outcome: Outcome::failed(
-            ErrorCode::Rejected,
-            "A Clicksign code is ENVELOPE_ID:DOCUMENT_ID, two UUIDs; nothing was sent.",
-        ),
+        outcome: Outcome::failed(ErrorCode::Rejected, MALFORMED),
         // No call was made, but an `Answer` carries a status: that of a request refused as
-        // invalid.
+        // invalid. The gateway never gets here: it checks `malformed_code` first.
         http_status: 400,
     }
 }
+
+/// Why a code that is not a Clicksign pair is never sent.
+const MALFORMED: &str = "A Clicksign code is ENVELOPE_ID:DOCUMENT_ID, two UUIDs; nothing was sent.";
 
 // ---- classification -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use super::D4SignSettings;
 use crate::model::{ErrorCode, Outcome};
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::kind::is_uuid;
 use crate::vendors::settings::VendorSettings;
 use crate::vendors::{
     one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
@@ -121,6 +122,10 @@ impl Vendor for D4Sign {
         one_by_one(batch, |code| self.cancel_one(code, batch)).await
     }
 
+    fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        (!is_uuid(code)).then_some(NOT_A_UUID)
+    }
+
     fn can_read_status(&self) -> bool {
         true
     }
@@ -135,24 +140,15 @@ impl Vendor for D4Sign {
     }
 }
 
-/// Whether `code` is a UUID (8-4-4-4-12 hex digits), the only shape of a D4Sign `uuidDoc`.
-pub(super) fn is_uuid(code: &str) -> bool {
-    let bytes = code.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => *b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
-}
+/// Why a code that is not a UUID is never sent: D4Sign would refuse it as invalid (a `4xx`),
+/// and a free-form path segment has no place in a URL carrying the credentials.
+const NOT_A_UUID: &str = "D4Sign document ids are UUIDs; this code was not sent.";
 
-/// A code that is not a UUID is never sent: D4Sign would refuse it as invalid (a `4xx`), and a
-/// free-form path segment has no place in a URL carrying the credentials.
+/// The answer to a direct call with a code that is not a UUID (the gateway never makes one:
+/// it checks `malformed_code` first).
 fn not_a_uuid() -> Answer {
     Answer {
-        outcome: Outcome::failed(
-            ErrorCode::Rejected,
-            "D4Sign document ids are UUIDs; this code was not sent.",
-        ),
+        outcome: Outcome::failed(ErrorCode::Rejected, NOT_A_UUID),
         http_status: 400,
     }
 }

@@ -39,10 +39,10 @@ impl Kind for D4SignKind {
         include_str!("defaults.toml")
     }
 
-    // Document ids (`uuidDoc`) are UUIDs, like ZapSign's tokens: ZapSign's very pattern, so
-    // both join the one default UUID rule and a status read finds each code's owner.
+    // Document ids (`uuidDoc`) are UUIDs, like ZapSign's tokens: the shared UUID rule, whose
+    // owner a status read finds.
     fn default_rules(&self) -> &'static [&'static str] {
-        crate::vendors::zapsign::KIND.default_rules()
+        &[crate::vendors::kind::UUID_RULE]
     }
 
     fn default_max_concurrency(&self) -> usize {

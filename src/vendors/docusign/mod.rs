@@ -45,7 +45,7 @@ impl Kind for DocuSignKind {
     // Envelope IDs are UUIDs, like ZapSign's tokens: with both configured, the default UUID
     // rule names both, and a status read finds each code's owner.
     fn default_rules(&self) -> &'static [&'static str] {
-        &["^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"]
+        &[crate::vendors::kind::UUID_RULE]
     }
 
     fn default_max_concurrency(&self) -> usize {

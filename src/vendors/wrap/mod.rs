@@ -96,6 +96,10 @@ impl Vendor for Limited {
         self.inner.can_read_status()
     }
 
+    fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        self.inner.malformed_code(code)
+    }
+
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         let _permit = self.permit(ctx.deadline).await?;
         self.inner.status(code, ctx).await
@@ -152,6 +156,10 @@ impl Vendor for Measured {
 
     fn can_read_status(&self) -> bool {
         self.inner.can_read_status()
+    }
+
+    fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        self.inner.malformed_code(code)
     }
 
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
@@ -290,6 +298,10 @@ impl Vendor for Breaker {
 
     fn can_read_status(&self) -> bool {
         self.inner.can_read_status()
+    }
+
+    fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        self.inner.malformed_code(code)
     }
 
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {

@@ -129,6 +129,10 @@ impl Vendor for Paced {
         self.inner.can_read_status()
     }
 
+    fn malformed_code(&self, code: &str) -> Option<&'static str> {
+        self.inner.malformed_code(code)
+    }
+
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         self.slot(ctx.deadline).await?;
         self.inner.status(code, ctx).await

@@ -25,12 +25,6 @@ use crate::vendors::kind::{Kind, KindConfig};
 /// The `yousign` kind.
 pub static KIND: YousignKind = YousignKind;
 
-/// The shape of a signature request id, a UUID: ZapSign's pattern, character for character,
-/// so the default rules give both kinds (and DocuSign) one UUID rule whose owner a status read
-/// finds.
-pub const ID_RULE: &str =
-    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
-
 /// Registers Yousign: its keys, defaults, capabilities and client.
 #[derive(Debug)]
 pub struct YousignKind;
@@ -49,7 +43,7 @@ impl Kind for YousignKind {
     }
 
     fn default_rules(&self) -> &'static [&'static str] {
-        &[ID_RULE]
+        &[crate::vendors::kind::UUID_RULE]
     }
 
     // 60 calls a minute: a handful in flight is all the pace allows anyway.
@@ -71,16 +65,5 @@ impl Kind for YousignKind {
         table: config::Value,
     ) -> Result<Arc<dyn KindConfig>, SettingsError> {
         Ok(Arc::new(YousignSettings::parse(name, table)?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::vendors::zapsign;
-
-    #[test]
-    fn the_default_rule_is_zapsigns_uuid_pattern_so_the_two_share_one_rule() {
-        assert_eq!(KIND.default_rules(), zapsign::KIND.default_rules());
     }
 }

@@ -40,7 +40,7 @@ impl Kind for ZapSignKind {
 
     // ZapSign document tokens are UUIDs.
     fn default_rules(&self) -> &'static [&'static str] {
-        &["^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"]
+        &[crate::vendors::kind::UUID_RULE]
     }
 
     fn default_max_concurrency(&self) -> usize {

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use super::window::Admitted;
 use super::{errors, own, ClicksignState, ACCESS_TOKEN};
 use crate::simulator::{lock, Simulator};
-use crate::vendors::clicksign::client::{is_uuid, JSON_API};
+use crate::vendors::clicksign::client::JSON_API;
+use crate::vendors::kind::is_uuid;
 
 /// `PATCH /envelopes/{envelope}/documents/{document}` with
 /// `{"data": {"id", "type": "documents", "attributes": {"status": "canceled" | "closed"}}}`.

@@ -242,7 +242,7 @@ fn the_demo_has_a_request_in_every_status_each_a_uuid() {
     for status in statuses {
         assert!(rows.iter().any(|(l, _)| *l == status), "{status}");
     }
-    let uuid = regex::Regex::new(crate::vendors::yousign::ID_RULE).unwrap();
+    let uuid = regex::Regex::new(crate::vendors::kind::UUID_RULE).unwrap();
     for (id, _) in DEMO {
         assert!(uuid.is_match(id), "{id}");
     }
