@@ -34,7 +34,7 @@ RUN cargo build --release --locked \
 FROM debian:bookworm-slim
 
 LABEL org.opencontainers.image.title="signgate" \
-      org.opencontainers.image.description="An HTTP gateway that cancels e-signature documents at Auco and ZapSign." \
+      org.opencontainers.image.description="An HTTP gateway that cancels e-signature documents at several e-signature vendors." \
       org.opencontainers.image.licenses="MIT"
 
 # ca-certificates: the vendors are called over HTTPS. Versions are not pinned on purpose: the
