@@ -25,6 +25,7 @@ mod faults;
 mod net;
 mod seed;
 mod vendor;
+pub mod window;
 
 pub use config::{parse_share, Faults, Latency, SimConfig, VendorOptions};
 pub use seed::describe_demo_documents;

@@ -16,9 +16,11 @@ use serde_json::{json, Value};
 use crate::simulator::{Documents, Endpoint, SimConfig, SimVendor, Simulator, VendorOptions};
 
 mod handlers;
-mod window;
 
-use window::Window;
+use crate::simulator::window::Window;
+
+/// Clicksign counts calls in windows of 10 seconds.
+const WINDOW_SECS: u64 = 10;
 
 /// The simulated Clicksign, handed to `simulator::vendors()` by `Kind::simulator`.
 pub static SIM: ClicksignSim = ClicksignSim;
@@ -145,7 +147,7 @@ impl SimVendor for ClicksignSim {
         let options = Options::read(config.vendor_options(self.name())).unwrap_or_default();
         Box::new(Own {
             docs: Documents::default(),
-            window: Mutex::default(),
+            window: Mutex::new(Window::new(WINDOW_SECS)),
             options,
         })
     }

@@ -20,9 +20,7 @@ use serde_json::{json, Value};
 
 use crate::simulator::{lock, Documents, Endpoint, SimConfig, SimVendor, Simulator, VendorOptions};
 
-mod window;
-
-use window::Window;
+use crate::simulator::window::Windows;
 
 /// The simulated D4Sign, handed to `simulator::vendors()` by `Kind::simulator`.
 pub static SIM: D4SignSim = D4SignSim;
@@ -160,7 +158,7 @@ impl SimVendor for D4SignSim {
         let options = config.vendor_options(self.name());
         Box::new(Own {
             docs: Documents::default(),
-            window: Mutex::default(),
+            window: Mutex::new(Windows::new(60)),
             requests_per_minute: requests_per_minute(options).unwrap_or(REQUESTS_PER_MINUTE),
         })
     }
@@ -208,7 +206,7 @@ impl SimVendor for D4SignSim {
 /// D4Sign's state on one simulator.
 struct Own {
     docs: Documents<D4SignState>,
-    window: Mutex<Window>,
+    window: Mutex<Windows>,
     requests_per_minute: u32,
 }
 
@@ -340,14 +338,14 @@ fn refusal(sim: &Simulator, params: &HashMap<String, String>) -> Option<Response
         .unwrap_or_default();
     let own = own(sim);
     let admitted = lock(&own.window).admit(TOKEN_API, own.requests_per_minute, now);
-    admitted.err().map(|retry_after| {
+    admitted.err().map(|refused| {
         let mut response = answer(
             StatusCode::TOO_MANY_REQUESTS,
             json!({ "message": "Too many requests." }),
         );
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            .insert(header::RETRY_AFTER, HeaderValue::from(refused.retry_after));
         response
     })
 }

@@ -17,9 +17,7 @@ use serde_json::{json, Value};
 
 use crate::simulator::{lock, Documents, Endpoint, SimConfig, SimVendor, Simulator, VendorOptions};
 
-mod window;
-
-use window::Window;
+use crate::simulator::window::{Admitted, Window};
 
 /// The simulated Dropbox Sign, handed to `simulator::vendors()` by `Kind::simulator`.
 pub static SIM: DropboxSignSim = DropboxSignSim;
@@ -177,7 +175,7 @@ impl SimVendor for DropboxSignSim {
         let options = Options::read(config.vendor_options(self.name())).unwrap_or_default();
         Box::new(Own {
             docs: Documents::default(),
-            window: Mutex::default(),
+            window: Mutex::new(Window::new(60)),
             options,
         })
     }
@@ -396,7 +394,7 @@ enum Refusal {
     /// No `Authorization` for `API_KEY`.
     Unauthorised,
     /// Beyond the rate limit in this window.
-    Limited(window::Admitted),
+    Limited(Admitted),
 }
 
 impl IntoResponse for Refusal {
@@ -421,7 +419,7 @@ impl IntoResponse for Refusal {
 
 /// The checks in front of every call: the API key, then the rate limit. Returns the call's
 /// place in its window.
-fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<window::Admitted, Refusal> {
+fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<Admitted, Refusal> {
     let authorised = headers
         .get(header::AUTHORIZATION)
         .is_some_and(|value| value.as_bytes() == AUTHORIZATION.as_bytes());
@@ -437,7 +435,7 @@ fn admit(sim: &Simulator, headers: &HeaderMap) -> Result<window::Admitted, Refus
 }
 
 /// Adds Dropbox Sign's rate-limit headers (its spelling: `X-Ratelimit-Reset`).
-fn with_limit(mut response: Response, limit: window::Admitted) -> Response {
+fn with_limit(mut response: Response, limit: Admitted) -> Response {
     let headers = response.headers_mut();
     headers.insert("X-RateLimit-Limit", HeaderValue::from(limit.limit));
     headers.insert("X-RateLimit-Remaining", HeaderValue::from(limit.remaining));

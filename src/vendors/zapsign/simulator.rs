@@ -16,9 +16,7 @@ use serde_json::{json, Value};
 
 use crate::simulator::{lock, Documents, Endpoint, SimConfig, SimVendor, Simulator, VendorOptions};
 
-mod throttle;
-
-use throttle::Throttle;
+use crate::simulator::window::Windows;
 
 /// The simulated ZapSign, handed to `simulator::vendors()` by `Kind::simulator`.
 pub static SIM: ZapSignSim = ZapSignSim;
@@ -143,7 +141,7 @@ impl SimVendor for ZapSignSim {
         let options = config.vendor_options(self.name());
         Box::new(Own {
             docs: Documents::default(),
-            throttle: Mutex::default(),
+            throttle: Mutex::new(Windows::new(60)),
             requests_per_minute: requests_per_minute(options).unwrap_or(REQUESTS_PER_MINUTE),
         })
     }
@@ -192,7 +190,7 @@ impl SimVendor for ZapSignSim {
 /// ZapSign's state on one simulator.
 struct Own {
     docs: Documents<ZapSignState>,
-    throttle: Mutex<Throttle>,
+    throttle: Mutex<Windows>,
     requests_per_minute: u32,
 }
 
@@ -324,14 +322,14 @@ fn refusal(sim: &Simulator, headers: &HeaderMap) -> Option<Response> {
         .unwrap_or_default();
     let own = own(sim);
     let admitted = lock(&own.throttle).admit(token, own.requests_per_minute, now);
-    admitted.err().map(|retry_after| {
+    admitted.err().map(|refused| {
         let mut response = answer(
             StatusCode::TOO_MANY_REQUESTS,
             json!({ "detail": "Request was throttled." }),
         );
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            .insert(header::RETRY_AFTER, HeaderValue::from(refused.retry_after));
         response
     })
 }

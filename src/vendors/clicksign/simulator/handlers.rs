@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::window::Admitted;
 use super::{errors, own, ClicksignState, ACCESS_TOKEN};
+use crate::simulator::window::Admitted;
 use crate::simulator::{lock, Simulator};
 use crate::vendors::clicksign::client::JSON_API;
 use crate::vendors::kind::is_uuid;

@@ -4,11 +4,22 @@
 
 use std::time::Duration;
 
-/// One key's calls in the current minute and the current hour (whole windows since the epoch).
-#[derive(Debug, Default)]
+use crate::simulator::window::{Admitted, Window};
+
+/// One key's calls in the current clock minute and the current clock hour.
+#[derive(Debug)]
 pub(super) struct Windows {
-    minute: (u64, u32),
-    hour: (u64, u32),
+    minute: Window,
+    hour: Window,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Self {
+            minute: Window::new(60),
+            hour: Window::new(3600),
+        }
+    }
 }
 
 /// The two limits.
@@ -37,40 +48,36 @@ pub(super) struct Report {
 }
 
 impl Windows {
-    const MINUTE: u64 = 60;
-    const HOUR: u64 = 3600;
-
     /// Counts a call at `now` (since the epoch) against both limits; a call beyond either is
     /// refused and counted in neither, with the same report.
     pub(super) fn admit(&mut self, limits: Limits, now: Duration) -> Result<Report, Report> {
-        let secs = now.as_secs();
-        let (minute, hour) = (secs / Self::MINUTE, secs / Self::HOUR);
-        if self.minute.0 != minute {
-            self.minute = (minute, 0);
-        }
-        if self.hour.0 != hour {
-            self.hour = (hour, 0);
-        }
-        let minute_full = self.minute.1 >= limits.per_minute;
-        let hour_full = self.hour.1 >= limits.per_hour;
-        let report = |used_minute: u32, used_hour: u32, reset_secs| Report {
-            limit_minute: limits.per_minute,
-            remaining_minute: limits.per_minute.saturating_sub(used_minute),
-            limit_hour: limits.per_hour,
-            remaining_hour: limits.per_hour.saturating_sub(used_hour),
+        let minute = self.minute.check(limits.per_minute, now);
+        let hour = self.hour.check(limits.per_hour, now);
+        let report = |minute: Admitted, hour: Admitted, reset_secs| Report {
+            limit_minute: minute.limit,
+            remaining_minute: minute.remaining,
+            limit_hour: hour.limit,
+            remaining_hour: hour.remaining,
             reset_secs,
         };
-        let minute_reset = (minute + 1) * Self::MINUTE - secs;
-        if hour_full {
-            let hour_reset = (hour + 1) * Self::HOUR - secs;
-            return Err(report(self.minute.1, self.hour.1, hour_reset));
+        // A window with room reports what this call would have left; refused, it is not
+        // counted there either.
+        let uncounted = |admitted: Admitted| Admitted {
+            remaining: admitted.remaining + 1,
+            ..admitted
+        };
+        match (minute, hour) {
+            (Ok(minute), Ok(hour)) => {
+                self.minute.count();
+                self.hour.count();
+                Ok(report(minute, hour, minute.retry_after))
+            }
+            (minute, Err(hour)) => {
+                let minute = minute.map_or_else(|full| full, uncounted);
+                Err(report(minute, hour, hour.retry_after))
+            }
+            (Err(minute), Ok(hour)) => Err(report(minute, uncounted(hour), minute.retry_after)),
         }
-        if minute_full {
-            return Err(report(self.minute.1, self.hour.1, minute_reset));
-        }
-        self.minute.1 += 1;
-        self.hour.1 += 1;
-        Ok(report(self.minute.1, self.hour.1, minute_reset))
     }
 }
 
