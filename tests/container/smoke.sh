@@ -14,6 +14,8 @@
 #   SMOKE_LOG_DIR     build log and container log         [target/ci/container]
 #   CONTAINER_PREPARE script run first, its output eval'd (sets up the engine)
 #                     [tests/container/offline-podman.sh when podman lacks the base images]
+#   CONTAINER_ENV     a file holding what CONTAINER_PREPARE printed in an earlier run (.ci/run
+#                     prepares podman in the background), eval'd instead of running it
 #
 # Where no registry is reachable, tests/container/offline-podman.sh installs and configures
 # podman and builds the base images (rust:1-bookworm, debian:bookworm-slim) locally; the
@@ -68,7 +70,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- 0. the container engine ---------------------------------------------------------------------
-if [ "$ENGINE" = podman ] && [ -z "${CONTAINER_PREPARE:-}" ] \
+if [ -n "${CONTAINER_ENV:-}" ]; then
+  eval "$(cat "$CONTAINER_ENV")"
+  log "podman prepared earlier ($CONTAINER_ENV)"
+elif [ "$ENGINE" = podman ] && [ -z "${CONTAINER_PREPARE:-}" ] \
   && ! { command -v podman >/dev/null && podman image exists rust:1-bookworm \
          && podman image exists debian:bookworm-slim; } 2>/dev/null; then
   CONTAINER_PREPARE=tests/container/offline-podman.sh
