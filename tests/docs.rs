@@ -306,3 +306,20 @@ fn every_vendor_kinds_keys_are_documented() {
         }
     }
 }
+
+#[test]
+fn docs_vendors_md_lists_every_kind_and_its_simulator_prefix() {
+    let page = read("docs/vendors.md");
+    for kind in KINDS {
+        let name = kind.name();
+        let prefix = kind.simulator().prefix();
+        assert!(
+            page.contains(&format!("| `{name}` | ")),
+            "docs/vendors.md has no row for the kind `{name}`"
+        );
+        assert!(
+            page.contains(&format!("| `{name}` | `{prefix}`")),
+            "docs/vendors.md's simulator table does not give `{name}` its prefix `{prefix}`"
+        );
+    }
+}
