@@ -120,8 +120,9 @@ impl AdobeSign {
         }
     }
 
-    /// One call on an agreement (`suffix` after its ID), with one new token after a `401` and
-    /// one new host after `INVALID_API_ACCESS_POINT` (Acrobat Sign processed neither).
+    /// One call on an agreement (`suffix` after its ID), with one new token after a `401`,
+    /// `INVALID_ACCESS_TOKEN` or `PERMISSION_DENIED`, and one new host after
+    /// `INVALID_API_ACCESS_POINT` (Acrobat Sign processed none of them).
     async fn call(
         &self,
         method: Method,
@@ -146,7 +147,8 @@ impl AdobeSign {
                 .await
                 .map_err(AuthError::Upstream)?;
             let received = Received::read(raw);
-            if received.raw.status == 401 && !renewed {
+            let refused = received.raw.status == 401 || received.class() == Some(ErrorClass::Auth);
+            if refused && !renewed {
                 tracing::info!("Acrobat Sign refused the access token; refreshing it.");
                 self.tokens.discard(&token).await;
                 renewed = true;

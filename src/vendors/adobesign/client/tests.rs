@@ -288,6 +288,24 @@ async fn a_401_gets_one_new_token_and_one_resend_and_a_second_401_is_an_auth_fai
 }
 
 #[tokio::test]
+async fn permission_denied_gets_one_new_token_and_one_resend_then_is_an_auth_failure() {
+    let server = MockServer::start().await;
+    refresh_mock(token_answer("any", 3600))
+        .expect(2)
+        .mount(&server)
+        .await;
+    cancel_mock(refusal(403, "PERMISSION_DENIED"))
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let refused = cancel_one(at(&server).as_ref()).await;
+
+    assert_eq!(code(&refused), Some(ErrorCode::VendorAuthFailed));
+    assert!(message(&refused).contains("PERMISSION_DENIED"));
+}
+
+#[tokio::test]
 async fn a_refresh_token_in_the_answer_replaces_the_one_in_use() {
     // Arrange: tokens that expire at once, so every cancel refreshes.
     let server = MockServer::start().await;
