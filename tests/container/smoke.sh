@@ -6,7 +6,9 @@
 # period. Nothing leaves loopback at run time (the build itself fetches crates and Debian
 # packages, like any image build).
 #
-# Usage: tests/container/smoke.sh            (from anywhere; run by .ci/run)
+# Usage: tests/container/smoke.sh [--build-only | --built]   (from anywhere; run by .ci/run)
+#   --build-only  build the image and stop (.ci/run builds it in the background this way)
+#   --built       test the image an earlier --build-only built, without building it again
 # Environment (all optional):
 #   CONTAINER_ENGINE  podman or docker                                        [podman]
 #   SIGNGATE_BIN      host binary that runs the simulator   [target/debug/signgate]
@@ -24,6 +26,11 @@
 # HEALTHCHECK).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+MODE=${1:-}
+case "$MODE" in
+  "" | --build-only | --built) ;;
+  *) echo "usage: $0 [--build-only | --built]" >&2; exit 2 ;;
+esac
 
 ENGINE=${CONTAINER_ENGINE:-podman}
 BIN=${SIGNGATE_BIN:-target/debug/signgate}
@@ -90,18 +97,25 @@ command -v python3 >/dev/null || fail "python3 is not installed"
 
 # --- 1. build the image ----------------------------------------------------------------------------
 t=$SECONDS
-log "building $IMAGE (release build inside the image; log: $LOG_DIR/build.log)"
-if [ "$ENGINE" = podman ]; then
-  build=(podman build --pull=never --format docker -t "$IMAGE" .)
+if [ "$MODE" = --built ]; then
+  "$ENGINE" image exists "$IMAGE" || fail "--built, but there is no image $IMAGE"
+  log "testing $IMAGE as built before (its log: $LOG_DIR/build.log)"
+  build_note="image built before"
 else
-  build=("$ENGINE" build -t "$IMAGE" .)
+  log "building $IMAGE (release build inside the image; log: $LOG_DIR/build.log)"
+  if [ "$ENGINE" = podman ]; then
+    build=(podman build --pull=never --format docker -t "$IMAGE" .)
+  else
+    build=("$ENGINE" build -t "$IMAGE" .)
+  fi
+  if ! "${build[@]}" >"$LOG_DIR/build.log" 2>&1; then
+    tail -50 "$LOG_DIR/build.log" >&2
+    fail "the image does not build (full log: $LOG_DIR/build.log)"
+  fi
+  log "image built in $((SECONDS - t)) s, $("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1 / 1e6}')"
+  [ "$MODE" = --build-only ] && exit 0
+  build_note="image build $((SECONDS - t)) s"
 fi
-if ! "${build[@]}" >"$LOG_DIR/build.log" 2>&1; then
-  tail -50 "$LOG_DIR/build.log" >&2
-  fail "the image does not build (full log: $LOG_DIR/build.log)"
-fi
-build_s=$((SECONDS - t))
-log "image built in ${build_s} s, $("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1 / 1e6}')"
 
 # --- 2. the image's configuration ------------------------------------------------------------------
 user=$("$ENGINE" image inspect --format '{{.Config.User}}' "$IMAGE")
@@ -222,4 +236,4 @@ for secret in "$API_KEY" "$SIM_AUCO_PRIVATE_KEY" "$SIM_AUCO_PUBLIC_KEY" "$SIM_ZA
 done
 log "no credential, email or message in the container log"
 
-log "PASS (image build ${build_s} s, whole smoke test $((SECONDS - t_start)) s)"
+log "PASS (${build_note}, whole smoke test $((SECONDS - t_start)) s)"
