@@ -110,10 +110,10 @@ pub fn set_outcome(row: &mut AuditRow, result: &DocumentResult, finished_at: Tim
 }
 
 /// The result a finished row records, as its request answered (or would have answered) it;
-/// `None` for a row still `pending` or one this version cannot read.
+/// `None` for a row still `waiting` or `pending`, or one this version cannot read.
 pub fn result_of(row: &AuditRow) -> Option<DocumentResult> {
     let outcome = match row.status {
-        RowStatus::Pending => return None,
+        RowStatus::Waiting | RowStatus::Pending => return None,
         RowStatus::Done(Status::Cancelled) if row.queued => Outcome::Queued,
         RowStatus::Done(Status::Cancelled) => Outcome::Cancelled,
         RowStatus::Done(Status::AlreadyCancelled | Status::Failed) => {

@@ -118,6 +118,7 @@ pub enum ErrorCode {
     DeadlineExceeded,
     Interrupted,
     StatusUnavailable,
+    Aborted,
 }
 
 impl ErrorCode {
@@ -141,6 +142,7 @@ impl ErrorCode {
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::Interrupted => "interrupted",
             Self::StatusUnavailable => "status_unavailable",
+            Self::Aborted => "aborted",
         }
     }
 
@@ -157,7 +159,8 @@ impl ErrorCode {
             | Self::UnknownVendor
             | Self::VendorNotConfigured
             | Self::VendorAuthFailed
-            | Self::StatusUnavailable => false,
+            | Self::StatusUnavailable
+            | Self::Aborted => false,
             Self::VendorRateLimited
             | Self::VendorUnavailable
             | Self::VendorTimeout
@@ -176,7 +179,7 @@ impl ErrorCode {
 }
 
 /// Every error code, for parsing and documentation tests.
-pub const ALL_ERROR_CODES: [ErrorCode; 17] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 18] = [
     ErrorCode::AlreadyCancelled,
     ErrorCode::AlreadySigned,
     ErrorCode::NotCancellable,
@@ -194,6 +197,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 17] = [
     ErrorCode::DeadlineExceeded,
     ErrorCode::Interrupted,
     ErrorCode::StatusUnavailable,
+    ErrorCode::Aborted,
 ];
 
 /// A document's failure: a stable code and a human message (never a credential or raw body).

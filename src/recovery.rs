@@ -436,7 +436,7 @@ fn elapsed(then: Timestamp, now: Timestamp) -> Duration {
 fn real_status(row: &AuditRow) -> &'static str {
     let answered = match row.status {
         RowStatus::Done(status) => status,
-        RowStatus::Pending => Status::Failed,
+        RowStatus::Waiting | RowStatus::Pending => Status::Failed,
     };
     match (row.vendor_state, answered) {
         (Some(DocState::Cancelled), _) | (_, Status::Cancelled) => Status::Cancelled.as_str(),

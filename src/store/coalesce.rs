@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AuditRow, Begin, Completion, KeyHolder, SharedLimits, Store, StoreError, Timestamp,
-    UnsettledClaim,
+    AuditRow, Begin, CallbackAttempt, CallbackNext, Completion, JobDocument, JobGauges, JobRecord,
+    JobStore, KeyHolder, NewJob, SharedLimits, SliceClaim, SliceOutcome, Store, StoreError, Tally,
+    Timestamp, UnsettledClaim,
 };
 
 /// Jobs waiting for the writer; a full queue makes callers wait (back-pressure, bounded memory).
@@ -229,6 +230,82 @@ impl Store for Coalescing {
     }
 }
 
+/// Jobs are written straight through: a job's writes are few and already batched.
+#[async_trait]
+impl JobStore for Coalescing {
+    async fn create_job(
+        &self,
+        job: &NewJob,
+        rows: &[AuditRow],
+        completion: Option<Completion<'_>>,
+    ) -> Result<(), StoreError> {
+        self.inner.create_job(job, rows, completion).await
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.inner.job(id).await
+    }
+
+    async fn job_tally(&self, id: &str) -> Result<Vec<Tally>, StoreError> {
+        self.inner.job_tally(id).await
+    }
+
+    async fn job_failures(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.job_failures(id).await
+    }
+
+    async fn job_rows(&self, id: &str, from: u32, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        self.inner.job_rows(id, from, limit).await
+    }
+
+    async fn claim_slice(&self, claim: &SliceClaim<'_>) -> Result<Vec<JobDocument>, StoreError> {
+        self.inner.claim_slice(claim).await
+    }
+
+    async fn finish_slice(
+        &self,
+        owner: &str,
+        outcomes: &[SliceOutcome],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.inner.finish_slice(owner, outcomes, now).await
+    }
+
+    async fn abort_job(&self, id: &str, now: Timestamp) -> Result<Option<JobRecord>, StoreError> {
+        self.inner.abort_job(id, now).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        self.inner
+            .claim_callbacks(owner, now, lease_until, limit)
+            .await
+    }
+
+    async fn record_callback(
+        &self,
+        id: &str,
+        owner: &str,
+        attempt: &CallbackAttempt,
+        next: CallbackNext,
+    ) -> Result<bool, StoreError> {
+        self.inner.record_callback(id, owner, attempt, next).await
+    }
+
+    async fn callback_attempts(&self, id: &str) -> Result<Vec<CallbackAttempt>, StoreError> {
+        self.inner.callback_attempts(id).await
+    }
+
+    async fn job_gauges(&self) -> Result<JobGauges, StoreError> {
+        self.inner.job_gauges().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -240,6 +317,69 @@ mod tests {
     #[derive(Debug, Default)]
     struct Recorder {
         calls: Mutex<Vec<Vec<String>>>,
+    }
+
+    /// Only audit writes are recorded; jobs are not part of what these tests look at.
+    #[async_trait]
+    impl JobStore for Recorder {
+        async fn create_job(
+            &self,
+            _: &NewJob,
+            _: &[AuditRow],
+            _: Option<Completion<'_>>,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn job(&self, _: &str) -> Result<Option<JobRecord>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn job_tally(&self, _: &str) -> Result<Vec<Tally>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn job_failures(&self, _: &str) -> Result<Vec<String>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn job_rows(&self, _: &str, _: u32, _: u32) -> Result<Vec<AuditRow>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn claim_slice(&self, _: &SliceClaim<'_>) -> Result<Vec<JobDocument>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn finish_slice(
+            &self,
+            _: &str,
+            _: &[SliceOutcome],
+            _: Timestamp,
+        ) -> Result<u64, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn abort_job(&self, _: &str, _: Timestamp) -> Result<Option<JobRecord>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn claim_callbacks(
+            &self,
+            _: &str,
+            _: Timestamp,
+            _: Timestamp,
+            _: u32,
+        ) -> Result<Vec<JobRecord>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn record_callback(
+            &self,
+            _: &str,
+            _: &str,
+            _: &CallbackAttempt,
+            _: CallbackNext,
+        ) -> Result<bool, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn callback_attempts(&self, _: &str) -> Result<Vec<CallbackAttempt>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn job_gauges(&self) -> Result<JobGauges, StoreError> {
+            Err(StoreError::Closed)
+        }
     }
 
     #[async_trait]

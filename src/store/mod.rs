@@ -8,6 +8,7 @@
 
 mod coalesce;
 mod error;
+mod jobs;
 mod pacing;
 mod postgres;
 mod sql;
@@ -23,6 +24,10 @@ use crate::model::{DocState, ErrorCode, Status};
 
 pub use self::coalesce::Coalescing;
 pub use self::error::StoreError;
+pub use self::jobs::{
+    CallbackAttempt, CallbackNext, CallbackState, JobDocument, JobGauges, JobRecord, JobState,
+    JobStore, NewJob, SliceClaim, SliceOutcome, Tally,
+};
 pub use self::pacing::Reservation;
 pub use self::postgres::PostgresStore;
 pub use self::sql::{PURGE_AUDIT, PURGE_OWNERS};
@@ -34,7 +39,7 @@ pub use self::timestamp::Timestamp;
 /// Every method is one atomic step in the database: concurrent callers, in one process or in
 /// several replicas sharing one Postgres, see each other's writes whole or not at all.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: JobStore + Send + Sync + std::fmt::Debug {
     /// Checks that the store answers a trivial query (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -299,9 +304,12 @@ pub struct AuditRow {
 }
 
 /// An audit row's status: `pending` from before the first vendor call until its outcome is
-/// recorded, then the document's answered status.
+/// recorded, then the document's answered status. A job's document is `waiting` until a slice
+/// of the job claims it (and again between its attempts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
+    /// A job's document not sent yet: it waits for the job runner to claim it.
+    Waiting,
     /// A cancel may have been sent; no outcome is recorded yet.
     Pending,
     /// The answered status.
@@ -312,6 +320,7 @@ impl RowStatus {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Waiting => "waiting",
             Self::Pending => "pending",
             Self::Done(status) => status.as_str(),
         }
@@ -320,6 +329,7 @@ impl RowStatus {
     /// Parses a stored name.
     pub fn from_wire(name: &str) -> Option<Self> {
         match name {
+            "waiting" => Some(Self::Waiting),
             "pending" => Some(Self::Pending),
             "cancelled" => Some(Self::Done(Status::Cancelled)),
             "already_cancelled" => Some(Self::Done(Status::AlreadyCancelled)),

@@ -80,3 +80,8 @@ impl SharedLimits for PostgresStore {
 }
 
 sql::pool_store!(PostgresStore);
+super::jobs::pool_job_store!(
+    PostgresStore,
+    super::jobs::CLAIM_SLICE_POSTGRES,
+    super::jobs::CLAIM_CALLBACKS_POSTGRES
+);

@@ -16,6 +16,7 @@ macro_rules! audit_columns {
          notify_signers, error_message, outcome_unknown, recovered_at, recovered_by, vendor_state, queued, confirm_at"
     };
 }
+pub(super) use audit_columns;
 
 /// How many claims `begin` tries when the key keeps changing between its claim and its read
 /// (other requests releasing or taking it over); after that it answers `InProgress`.
@@ -96,11 +97,13 @@ pub(super) const ATTEMPT_ROWS: &str = concat!(
 );
 
 /// Which rows a recovery resolves: `$3` now, `$4` stale_before, `$5` unknown_since; queued
-/// cancels whose `confirm_at` has come. Repeated in the outer `WHERE` of `CLAIM_UNSETTLED`,
+/// cancels whose `confirm_at` has come. A job's unfinished documents (`waiting`, or `pending`
+/// in a slice) are the job runner's: it resumes them itself (src/jobs/runner.rs). Repeated in the outer `WHERE` of `CLAIM_UNSETTLED`,
 /// so a row claimed concurrently is re-checked (and skipped) after its lock is released.
 macro_rules! unsettled {
     () => {
-        "(((status = 'pending' OR (outcome_unknown = TRUE AND received_at >= $5)) \
+        "((((status = 'pending' AND job = FALSE) \
+            OR (outcome_unknown = TRUE AND received_at >= $5 AND status NOT IN ('waiting', 'pending'))) \
            AND received_at < $4) \
           OR (queued = TRUE AND confirm_at <= $3)) \
          AND (recovery_lease_until IS NULL OR recovery_lease_until < $3)"
@@ -122,10 +125,11 @@ pub(super) const CLAIM_UNSETTLED: &str = concat!(
     "UPDATE audit_events SET recovery_owner = $1, recovery_lease_until = $2 \
      WHERE attempt_id IN (SELECT attempt_id FROM (\
        SELECT attempt_id, received_at FROM audit_events \
-       WHERE status = 'pending' AND received_at < $4 AND ",
+       WHERE status = 'pending' AND job = FALSE AND received_at < $4 AND ",
     unleased!(),
     " UNION ALL SELECT attempt_id, received_at FROM audit_events \
-       WHERE outcome_unknown = TRUE AND received_at >= $5 AND received_at < $4 AND ",
+       WHERE outcome_unknown = TRUE AND status NOT IN ('waiting', 'pending') \
+       AND received_at >= $5 AND received_at < $4 AND ",
     unleased!(),
     " UNION ALL SELECT attempt_id, received_at FROM audit_events \
        WHERE queued = TRUE AND confirm_at <= $3 AND ",
@@ -171,14 +175,15 @@ pub(super) const REMEMBER_OWNER: &str = "\
 INSERT INTO code_owners (code, vendor, found_at) VALUES ($1, $2, $3)
 ON CONFLICT (code) DO UPDATE SET vendor = excluded.vendor, found_at = excluded.found_at";
 
-/// The audit rows recovery no longer needs, at `$2` (now): not `pending`, outcome known, not
+/// The audit rows recovery no longer needs, at `$2` (now): not `pending` nor a job's
+/// `waiting` document, outcome known, not
 /// `queued` (a recovery still confirms those), and not leased to a recovery. The only place
 /// that says which rows a purge may delete; its first three terms are, word for word, the
-/// predicate of the partial index `audit_events_purgeable` (migration 0005), so the purge reads
+/// predicate of the partial index `audit_events_purgeable` (migration 0006), so the purge reads
 /// that index instead of scanning the table.
 macro_rules! past_recovery {
     () => {
-        "status <> 'pending' AND outcome_unknown = FALSE AND queued = FALSE \
+        "status NOT IN ('pending', 'waiting') AND outcome_unknown = FALSE AND queued = FALSE \
          AND (recovery_lease_until IS NULL OR recovery_lease_until < $2)"
     };
 }

@@ -83,6 +83,11 @@ impl SqliteStore {
 }
 
 sql::pool_store!(SqliteStore);
+super::jobs::pool_job_store!(
+    SqliteStore,
+    super::jobs::CLAIM_SLICE_SQLITE,
+    super::jobs::CLAIM_CALLBACKS_SQLITE
+);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ mod connect;
 mod failures;
 mod helpers;
 mod idempotency;
+mod jobs;
 mod pacing;
 mod recovery;
 mod retention;
@@ -85,6 +86,13 @@ on_both_stores!(
     retention::concurrent_purges_delete_each_row_once,
     retention::old_code_owners_go_and_recent_ones_stay,
     retention::idempotency_keys_keep_their_own_ttl,
+    jobs::a_job_is_created_with_its_rows_and_completes_its_key,
+    jobs::slices_are_claimed_once_and_the_job_ends_when_every_row_is_final,
+    jobs::a_slice_whose_lease_passed_is_claimed_again_as_unknown,
+    jobs::concurrent_claims_from_two_pools_never_share_a_document,
+    jobs::aborting_ends_waiting_documents_and_late_retries,
+    jobs::a_callback_is_claimed_once_retried_and_its_attempts_recorded,
+    jobs::job_rows_are_left_to_the_runner_by_recovery_and_kept_by_the_purge,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
