@@ -14,7 +14,7 @@ use signgate::store::{Reservation, SharedLimits, StoreError};
 use signgate::vendors::settings::RateLimit;
 use signgate::vendors::wrap::pace::Paced;
 use signgate::vendors::wrap::shared_pace::SharedPaced;
-use signgate::vendors::{Answer, Batch, CallContext, Reply, Vendor};
+use signgate::vendors::{Answer, Batch, CallContext, Priority, Reply, Vendor};
 use sqlx::postgres::PgPool;
 
 /// Calls per phase.
@@ -91,6 +91,7 @@ async fn drive(vendor: Arc<dyn Vendor>, callers: usize, calls: usize) -> (Durati
                     ctx: CallContext {
                         request_id: "bench",
                         deadline: tokio::time::Instant::now() + Duration::from_secs(20),
+                        priority: Priority::Interactive,
                     },
                 };
                 let call = Instant::now();
@@ -152,6 +153,7 @@ async fn shared_phase(url: &str, phase: &str, callers: usize) {
         Arc::new(Instant200),
         limit(),
         store.clone(),
+        signgate::vendors::wrap::DEFAULT_INTERACTIVE_RESERVE_PERCENT,
     ));
     drive(Arc::clone(&vendor), callers, 400).await;
     let before = store.statements.load(Ordering::Relaxed);
@@ -205,6 +207,7 @@ async fn main() {
         Arc::new(Instant200),
         1_000_000_000,
         Duration::from_secs(60),
+        signgate::vendors::wrap::DEFAULT_INTERACTIVE_RESERVE_PERCENT,
     ));
     let (wall, latencies) = drive(Arc::clone(&local), 1, CALLS).await;
     row("in process (SQLite store)", 1, wall, &latencies, None);

@@ -19,7 +19,7 @@ use crate::routing::{Route, Routed, Router};
 use crate::state::AppState;
 use crate::store::{Store, Timestamp};
 use crate::vendors::policy::{Details, Policy, Settled, Start};
-use crate::vendors::{CallContext, Entry, Registry, UpstreamError};
+use crate::vendors::{CallContext, Entry, Priority, Registry, UpstreamError};
 
 /// A validated cancel request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +294,7 @@ impl Gateway {
             ctx: CallContext {
                 request_id,
                 deadline,
+                priority: Priority::Interactive,
             },
         };
         let mut calls = Vec::new();
@@ -367,6 +368,7 @@ pub async fn run(
     let ctx = CallContext {
         request_id: &meta.request_id,
         deadline,
+        priority: Priority::Interactive,
     };
     let mut results = state.gateway.plan(command, ctx).await;
     let adopted = match took_over {

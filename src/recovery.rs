@@ -35,7 +35,7 @@ use crate::state::AppState;
 use crate::store::{AuditRow, Completion, KeyHolder, Store, StoreError, Timestamp};
 use crate::store::{RowStatus, UnsettledClaim};
 use crate::vendors::policy::outcome_of_state;
-use crate::vendors::CallContext;
+use crate::vendors::{CallContext, Priority};
 
 /// Most attempts claimed by one statement; a pass claims again until nothing is left.
 const ATTEMPTS_PER_CLAIM: u32 = 16;
@@ -393,6 +393,7 @@ impl Recovery {
         let ctx = CallContext {
             request_id: &row.request_id,
             deadline,
+            priority: Priority::Interactive,
         };
         Some(vendor.status(row.vendor_code.as_deref()?, ctx).await)
     }

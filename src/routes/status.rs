@@ -19,7 +19,7 @@ use crate::model::{DocState, DocumentCode, ErrorCode, Failure, VendorName};
 use crate::routes::cancel::ErrorDto;
 use crate::routes::cancellations::form_urlencoded;
 use crate::state::AppState;
-use crate::vendors::{CallContext, UpstreamError};
+use crate::vendors::{CallContext, Priority, UpstreamError};
 
 /// The routes of this resource (authentication is added by the caller).
 pub fn router() -> Router<AppState> {
@@ -38,6 +38,7 @@ async fn status(
     let ctx = CallContext {
         request_id: &request_id,
         deadline: Instant::now() + state.settings.server.request_timeout(),
+        priority: Priority::Interactive,
     };
     let reads = codes.iter().map(|code| read_in_time(&state, code, ctx));
     let reads = join_all(reads).await;

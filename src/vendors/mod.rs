@@ -73,6 +73,20 @@ pub struct CallContext<'a> {
     pub request_id: &'a str,
     /// The request's deadline: nothing may wait past it.
     pub deadline: Instant,
+    /// Whose call it is: a bulk job's calls give way to interactive requests.
+    pub priority: Priority,
+}
+
+/// Who is waiting for a vendor call. Pacing and the concurrency cap keep part of each limit
+/// for interactive calls: a background call takes only what is free now and outside that
+/// share, and fails with `UpstreamError::Deadline` instead of waiting ahead of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// A synchronous request: its caller waits for the answer.
+    #[default]
+    Interactive,
+    /// A bulk job's call: never delays an interactive one.
+    Background,
 }
 
 /// A vendor's definite answer about one document.
@@ -148,7 +162,13 @@ impl Registry {
         for (name, vendor) in &settings.vendors {
             let entry = if vendor.has_credentials() {
                 let adapter = vendor.config.build(vendor);
-                let wrapped = wrap::wrap(name, vendor, adapter, shared.as_ref());
+                let wrapped = wrap::wrap(
+                    name,
+                    vendor,
+                    adapter,
+                    shared.as_ref(),
+                    wrap::DEFAULT_INTERACTIVE_RESERVE_PERCENT,
+                );
                 Entry::Ready(Arc::new(policy::Policy::new(
                     name,
                     wrapped,

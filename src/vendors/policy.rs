@@ -428,6 +428,7 @@ mod tests {
             ctx: CallContext {
                 request_id: "t",
                 deadline,
+                priority: crate::vendors::Priority::Interactive,
             },
         }
     }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::conformance::Conformance;
-use super::{Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use super::{Answer, Batch, CallContext, DocState, Priority, Reply, UpstreamError, Vendor};
 use crate::model::Outcome;
 use crate::store::{Reservation, SharedLimits, StoreError};
 
@@ -69,6 +69,7 @@ pub fn batch(codes: &[String], deadline: Instant) -> Batch<'_> {
         ctx: CallContext {
             request_id: "t",
             deadline,
+            priority: Priority::Interactive,
         },
     }
 }

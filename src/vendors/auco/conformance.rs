@@ -158,7 +158,7 @@ mod tests {
     use super::*;
     use crate::vendors::http::USER_AGENT;
     use crate::vendors::testing::{adapter_at, cancel_document};
-    use crate::vendors::{CallContext, DocState, Reply, UpstreamError, Vendor};
+    use crate::vendors::{CallContext, DocState, Priority, Reply, UpstreamError, Vendor};
 
     fn auco_at(server: &MockServer) -> std::sync::Arc<dyn Vendor> {
         adapter_at(&CONFORMANCE, &server.uri())
@@ -214,6 +214,7 @@ mod tests {
         let ctx = CallContext {
             request_id: "t",
             deadline: Instant::now() + Duration::from_secs(10),
+            priority: Priority::Interactive,
         };
 
         let state = auco_at(&server).status(DOCUMENT, &ctx).await;

@@ -194,7 +194,7 @@ mod tests {
     use crate::model::Outcome;
     use crate::vendors::policy::{Details, Policy, Start};
     use crate::vendors::testing::{adapter_at, cancel_document};
-    use crate::vendors::{CallContext, DocState, UpstreamError, Vendor};
+    use crate::vendors::{CallContext, DocState, Priority, UpstreamError, Vendor};
 
     /// `Basic base64("dbx-test-key-0005:")`: the key as user name, an empty password.
     const BASIC: &str = "Basic ZGJ4LXRlc3Qta2V5LTAwMDU6";
@@ -207,6 +207,7 @@ mod tests {
         CallContext {
             request_id: "t",
             deadline: Instant::now() + Duration::from_secs(10),
+            priority: Priority::Interactive,
         }
     }
 

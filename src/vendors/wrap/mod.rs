@@ -10,7 +10,7 @@ use rand::Rng;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use super::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use super::{Batch, CallContext, DocState, Priority, Reply, UpstreamError, Vendor};
 use pace::Paced;
 use shared_pace::SharedPaced;
 
@@ -20,16 +20,23 @@ use crate::metrics;
 use crate::store::SharedLimits;
 use crate::vendors::settings::VendorSettings;
 
+/// The share (percent) of each rate limit and concurrency cap kept for interactive calls
+/// where no setting says otherwise.
+pub const DEFAULT_INTERACTIVE_RESERVE_PERCENT: u32 = 10;
+
 /// Stacks the per-call layers, outermost first: breaker, metrics, concurrency cap, pacing.
 /// Pacing is innermost so nothing waits between taking a slot and sending. Each of a
 /// vendor's rate limits (one per window it counts in) is paced through `shared` when the
-/// store shares limits between replicas (Postgres), else in this process.
+/// store shares limits between replicas (Postgres), else in this process. Background calls
+/// leave `interactive_reserve_percent` of each limit and of the cap to interactive ones.
 pub fn wrap(
     name: &str,
     settings: &VendorSettings,
     adapter: Arc<dyn Vendor>,
     shared: Option<&Arc<dyn SharedLimits>>,
+    interactive_reserve_percent: u32,
 ) -> Arc<dyn Vendor> {
+    let percent = interactive_reserve_percent;
     let limits = settings.rate_limits();
     let several = limits.len() > 1;
     let paced = limits.into_iter().fold(adapter, |inner, mut limit| {
@@ -38,11 +45,17 @@ pub fn wrap(
             limit.key = format!("{}/{}s", limit.key, limit.window.as_secs());
         }
         match shared {
-            Some(shared) => Arc::new(SharedPaced::new(name, inner, limit, Arc::clone(shared))),
-            None => Arc::new(Paced::new(inner, limit.calls, limit.window)),
+            Some(shared) => Arc::new(SharedPaced::new(
+                name,
+                inner,
+                limit,
+                Arc::clone(shared),
+                percent,
+            )),
+            None => Arc::new(Paced::new(inner, limit.calls, limit.window, percent)),
         }
     });
-    let limited = Arc::new(Limited::new(paced, settings.max_concurrency()));
+    let limited = Arc::new(Limited::new(paced, settings.max_concurrency(), percent));
     let measured = Arc::new(Measured::new(name, limited));
     Arc::new(Breaker::new(
         name,
@@ -50,6 +63,19 @@ pub fn wrap(
         settings.breaker_failures(),
         settings.breaker_cooldown(),
     ))
+}
+
+/// How much of `capacity` background calls leave to interactive ones: `percent` of it,
+/// rounded up, at least 1 when `capacity` > 1 and none when it is 1 (a single slot is taken
+/// by whoever finds it free). Never more than `capacity`.
+pub fn interactive_reserve(capacity: u32, percent: u32) -> u32 {
+    if capacity <= 1 {
+        return 0;
+    }
+    let reserve = (u64::from(capacity) * u64::from(percent)).div_ceil(100);
+    u32::try_from(reserve)
+        .unwrap_or(u32::MAX)
+        .clamp(1, capacity)
 }
 
 /// Whether a reply counts as a vendor failure for the breaker: transport, timeout or `5xx`.
@@ -62,19 +88,28 @@ fn is_failure(reply: &Result<impl Sized, UpstreamError>) -> bool {
 
 // ---- concurrency cap -----------------------------------------------------------------------
 
+/// How often a background call looks for a spare permit.
+const SPARE_PERMIT_POLL: Duration = Duration::from_millis(5);
+
 /// Bounds the calls in flight to one vendor across the whole process (`max_concurrency`).
+/// Background calls never queue for a permit: they take one only while more than `reserve`
+/// are free, so interactive calls always find one of those.
 #[derive(Debug)]
 pub struct Limited {
     inner: Arc<dyn Vendor>,
     permits: Semaphore,
+    reserve: u32,
 }
 
 impl Limited {
-    /// At most `max` calls of `inner` at once.
-    pub fn new(inner: Arc<dyn Vendor>, max: usize) -> Self {
+    /// At most `max` calls of `inner` at once, `interactive_reserve_percent` of them kept
+    /// for interactive calls.
+    pub fn new(inner: Arc<dyn Vendor>, max: usize, interactive_reserve_percent: u32) -> Self {
+        let max_u32 = u32::try_from(max).unwrap_or(u32::MAX);
         Self {
             inner,
             permits: Semaphore::new(max),
+            reserve: interactive_reserve(max_u32, interactive_reserve_percent),
         }
     }
 }
@@ -86,7 +121,7 @@ impl Vendor for Limited {
     }
 
     async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
-        match self.permit(batch.ctx.deadline).await {
+        match self.permit(&batch.ctx).await {
             Ok(_permit) => self.inner.cancel(batch).await,
             Err(e) => vec![Err(e); batch.codes.len()],
         }
@@ -101,7 +136,7 @@ impl Vendor for Limited {
     }
 
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
-        let _permit = self.permit(ctx.deadline).await?;
+        let _permit = self.permit(ctx).await?;
         self.inner.status(code, ctx).await
     }
 }
@@ -109,11 +144,37 @@ impl Vendor for Limited {
 impl Limited {
     /// Waits for a free slot, but not past the deadline: a call still queued then was never
     /// sent, so it fails as such.
-    async fn permit(&self, deadline: Instant) -> Result<SemaphorePermit<'_>, UpstreamError> {
-        match tokio::time::timeout_at(deadline, self.permits.acquire()).await {
+    async fn permit(&self, ctx: &CallContext<'_>) -> Result<SemaphorePermit<'_>, UpstreamError> {
+        if ctx.priority == Priority::Background {
+            return self.spare_permit(ctx.deadline).await;
+        }
+        match tokio::time::timeout_at(ctx.deadline, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; a closed one would mean nothing can be sent.
             Ok(Err(_)) | Err(_) => Err(UpstreamError::Deadline),
+        }
+    }
+
+    /// A permit taken while more than `reserve` are free, looked for every
+    /// `SPARE_PERMIT_POLL` until the deadline. `try_acquire` never queues, and fails while
+    /// interactive calls queue (released permits go to them first).
+    async fn spare_permit(&self, deadline: Instant) -> Result<SemaphorePermit<'_>, UpstreamError> {
+        loop {
+            // Taking `reserve + 1` at once checks "more than `reserve` free" atomically; all
+            // but one go straight back.
+            if let Ok(mut taken) = self
+                .permits
+                .try_acquire_many(self.reserve.saturating_add(1))
+            {
+                let permit = taken.split(1).ok_or(UpstreamError::Deadline)?;
+                drop(taken);
+                return Ok(permit);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(UpstreamError::Deadline);
+            }
+            tokio::time::sleep_until((now + SPARE_PERMIT_POLL).min(deadline)).await;
         }
     }
 }
@@ -339,6 +400,7 @@ mod tests {
             &zapsign_settings(),
             recorder.clone(),
             Some(&shared),
+            DEFAULT_INTERACTIVE_RESERVE_PERCENT,
         );
         let replies = vendor.cancel(&batch(&codes, deadline)).await;
 
@@ -360,6 +422,7 @@ mod tests {
             &zapsign_settings(),
             recorder.clone(),
             store.shared_limits().as_ref(),
+            DEFAULT_INTERACTIVE_RESERVE_PERCENT,
         );
         let replies = vendor.cancel(&batch(&codes, deadline)).await;
 

@@ -7,6 +7,10 @@
 //! handed out in order, so the window ending at the newest bucket is the only one to check.
 //! Not a token bucket: ZapSign counts fixed one-minute windows, and a bucket's burst plus a
 //! minute of refill can exceed the limit in one of them.
+//!
+//! A background call (`Priority::Background`) waits for no later bucket, which would queue the
+//! interactive calls after it behind it: it goes now, while the window then holds at most
+//! `limit - reserve` calls, or fails with `Deadline` at once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,13 +19,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::vendors::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use super::interactive_reserve;
+use crate::vendors::{Batch, CallContext, DocState, Priority, Reply, UpstreamError, Vendor};
 
 /// Paces the calls of `inner`.
 #[derive(Debug)]
 pub struct Paced {
     inner: Arc<dyn Vendor>,
     limit: u32,
+    /// Calls of each window that background calls leave to interactive ones.
+    reserve: u32,
     window_secs: u64,
     origin: Instant,
     buckets: Mutex<Buckets>,
@@ -35,15 +42,58 @@ struct Buckets {
 }
 
 impl Paced {
-    /// At most `limit` calls of `inner` in any `window` (whole seconds).
-    pub fn new(inner: Arc<dyn Vendor>, limit: u32, window: Duration) -> Self {
+    /// At most `limit` calls of `inner` in any `window` (whole seconds), of which background
+    /// calls leave `interactive_reserve_percent` to interactive ones.
+    pub fn new(
+        inner: Arc<dyn Vendor>,
+        limit: u32,
+        window: Duration,
+        interactive_reserve_percent: u32,
+    ) -> Self {
+        let limit = limit.max(1);
         Self {
             inner,
-            limit: limit.max(1),
+            limit,
+            reserve: interactive_reserve(limit, interactive_reserve_percent),
             window_secs: window.as_secs().max(1),
             origin: Instant::now(),
             buckets: Mutex::default(),
         }
+    }
+
+    /// Takes `calls` slots for one request: an interactive one waits for each in turn; a
+    /// background one takes all of them now or none.
+    async fn slots(&self, calls: usize, ctx: &CallContext<'_>) -> Result<(), UpstreamError> {
+        if ctx.priority == Priority::Background {
+            let calls = u32::try_from(calls).unwrap_or(u32::MAX);
+            let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now().duration_since(self.origin).as_secs();
+            return if self.room_now(&buckets, now) >= calls {
+                (0..calls).for_each(|_| self.take(&mut buckets, now));
+                Ok(())
+            } else {
+                Err(UpstreamError::Deadline)
+            };
+        }
+        for _ in 0..calls {
+            self.slot(ctx.deadline).await?;
+        }
+        Ok(())
+    }
+
+    /// How many background calls may go in second `now`: none when a later bucket is already
+    /// handed out, else what keeps the window ending now within `limit - reserve`.
+    fn room_now(&self, buckets: &Buckets, now: u64) -> u32 {
+        if buckets.counts.back().is_some_and(|&(s, _)| s > now) {
+            return 0;
+        }
+        let expired: u32 = buckets
+            .counts
+            .iter()
+            .take_while(|&&(s, _)| s + self.window_secs < now)
+            .map(|&(_, n)| n)
+            .sum();
+        (self.limit - self.reserve).saturating_sub(buckets.total - expired)
     }
 
     /// Reserves the earliest bucket that keeps the limit and waits for it. A slot past the
@@ -117,12 +167,10 @@ impl Vendor for Paced {
         } else {
             1
         };
-        for _ in 0..calls {
-            if let Err(e) = self.slot(batch.ctx.deadline).await {
-                return vec![Err(e); batch.codes.len()];
-            }
+        match self.slots(calls, &batch.ctx).await {
+            Ok(()) => self.inner.cancel(batch).await,
+            Err(e) => vec![Err(e); batch.codes.len()],
         }
-        self.inner.cancel(batch).await
     }
 
     fn can_read_status(&self) -> bool {
@@ -134,7 +182,7 @@ impl Vendor for Paced {
     }
 
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
-        self.slot(ctx.deadline).await?;
+        self.slots(1, ctx).await?;
         self.inner.status(code, ctx).await
     }
 }
@@ -147,7 +195,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pacing_keeps_every_window_at_or_under_the_limit() {
         let recorder = Arc::new(Recorder::default());
-        let paced = Arc::new(Paced::new(recorder.clone(), 3, Duration::from_secs(60)));
+        let paced = Arc::new(Paced::new(recorder.clone(), 3, Duration::from_secs(60), 10));
         let deadline = Instant::now() + Duration::from_secs(600);
         let codes = vec!["X".to_string()];
         let calls = (0..10).map(|_| {
@@ -176,7 +224,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pacing_holds_across_calls_that_arrive_over_time() {
         let recorder = Arc::new(Recorder::default());
-        let paced = Paced::new(recorder.clone(), 5, Duration::from_secs(60));
+        let paced = Paced::new(recorder.clone(), 5, Duration::from_secs(60), 10);
         let codes = vec!["X".to_string()];
         for _ in 0..40 {
             let deadline = Instant::now() + Duration::from_secs(600);
@@ -196,7 +244,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pacing_refuses_a_slot_past_the_deadline_without_calling_or_taking_it() {
         let recorder = Arc::new(Recorder::default());
-        let paced = Paced::new(recorder.clone(), 1, Duration::from_secs(60));
+        let paced = Paced::new(recorder.clone(), 1, Duration::from_secs(60), 10);
         let codes = vec!["X".to_string()];
         let soon = Instant::now() + Duration::from_secs(5);
         assert!(paced.cancel(&batch(&codes, soon)).await[0].is_ok());
@@ -217,6 +265,7 @@ mod tests {
             Arc::new(Recorder::default()),
             1_000_000,
             Duration::from_secs(60),
+            10,
         );
         let mut buckets = Buckets::default();
         for i in 0..200_000u64 {

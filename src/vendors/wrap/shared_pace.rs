@@ -8,6 +8,11 @@
 //! would start after the request's deadline is not taken (`Deadline`); a store that fails or
 //! does not answer within `RESERVE_TIMEOUT` means no call (`PacingUnavailable`): the limit is
 //! never exceeded because a reservation could not be made.
+//!
+//! Background calls (`Priority::Background`) reserve in statements of their own, sent after the
+//! group's interactive one, with no wait and against `limit - reserve`: a turn that is not free
+//! now, or would fill the window past that, is refused (`Deadline`), so they never hold a turn
+//! an interactive call could have had. They never wait for room in the queue either.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +21,10 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::interactive_reserve;
 use crate::store::SharedLimits;
 use crate::vendors::settings::RateLimit;
-use crate::vendors::{Batch, CallContext, DocState, Reply, UpstreamError, Vendor};
+use crate::vendors::{Batch, CallContext, DocState, Priority, Reply, UpstreamError, Vendor};
 
 /// Reservations waiting for the next statement; a full queue makes callers wait.
 const QUEUE: usize = 1024;
@@ -36,6 +42,7 @@ struct Turn {
 
 struct Waiter {
     deadline: Instant,
+    background: bool,
     turn: oneshot::Sender<Result<Turn, UpstreamError>>,
 }
 
@@ -48,16 +55,25 @@ pub struct SharedPaced {
 }
 
 impl SharedPaced {
-    /// Paces `inner` (the vendor called `name`) under `limit`, reserving in `store`. Starts the
-    /// task that reserves for it, which ends when this wrapper is dropped.
+    /// Paces `inner` (the vendor called `name`) under `limit`, reserving in `store`, with
+    /// `interactive_reserve_percent` of it left to interactive calls. Starts the task that
+    /// reserves for it, which ends when this wrapper is dropped.
     pub fn new(
         name: &str,
         inner: Arc<dyn Vendor>,
         limit: RateLimit,
         store: Arc<dyn SharedLimits>,
+        interactive_reserve_percent: u32,
     ) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE);
-        tokio::spawn(reserve_in_groups(name.to_owned(), limit, store, waiting));
+        let limiter = Limiter {
+            name: name.to_owned(),
+            background_cap: limit.calls.max(1)
+                - interactive_reserve(limit.calls.max(1), interactive_reserve_percent),
+            limit,
+            store,
+        };
+        tokio::spawn(reserve_in_groups(limiter, waiting));
         Self {
             inner,
             name: name.to_owned(),
@@ -66,17 +82,30 @@ impl SharedPaced {
     }
 
     /// Reserves `calls` turns and waits for the last; every turn must fit the deadline.
-    async fn turns(&self, calls: usize, deadline: Instant) -> Result<(), UpstreamError> {
+    async fn turns(&self, calls: usize, ctx: &CallContext<'_>) -> Result<(), UpstreamError> {
+        let (deadline, background) = (ctx.deadline, ctx.priority == Priority::Background);
         let mut answers = Vec::with_capacity(calls);
         for _ in 0..calls {
             let (turn, answer) = oneshot::channel();
-            let waiter = Waiter { deadline, turn };
-            match tokio::time::timeout_at(deadline, self.queue.send(waiter)).await {
-                Ok(Ok(())) => answers.push(answer),
-                // The reserving task ended (shutdown): nothing can be reserved.
-                Ok(Err(_)) => return Err(UpstreamError::PacingUnavailable),
-                Err(_) => return Err(UpstreamError::Deadline),
-            }
+            let waiter = Waiter {
+                deadline,
+                background,
+                turn,
+            };
+            let queued = if background {
+                self.queue.try_send(waiter).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => UpstreamError::Deadline,
+                    mpsc::error::TrySendError::Closed(_) => UpstreamError::PacingUnavailable,
+                })
+            } else {
+                match tokio::time::timeout_at(deadline, self.queue.send(waiter)).await {
+                    Ok(Ok(())) => Ok(()),
+                    // The reserving task ended (shutdown): nothing can be reserved.
+                    Ok(Err(_)) => Err(UpstreamError::PacingUnavailable),
+                    Err(_) => Err(UpstreamError::Deadline),
+                }
+            };
+            answers.push(queued.map(|()| answer)?);
         }
         let mut last: Option<Turn> = None;
         for answer in answers {
@@ -110,13 +139,19 @@ impl SharedPaced {
     }
 }
 
-/// Sends every queued reservation in one statement, answers each waiter, and repeats.
-async fn reserve_in_groups(
+/// One limit as the reserving task holds it.
+struct Limiter {
     name: String,
     limit: RateLimit,
+    /// `limit.calls` less the interactive reserve: the most a background call may fill a
+    /// window to.
+    background_cap: u32,
     store: Arc<dyn SharedLimits>,
-    mut waiting: mpsc::Receiver<Waiter>,
-) {
+}
+
+/// Sends every queued reservation in one statement (two when background calls wait too: one
+/// statement serves one cap), answers each waiter, and repeats.
+async fn reserve_in_groups(limiter: Limiter, mut waiting: mpsc::Receiver<Waiter>) {
     while let Some(first) = waiting.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -126,17 +161,41 @@ async fn reserve_in_groups(
             }
         }
         group.retain(|waiter| !waiter.turn.is_closed());
+        let (background, interactive): (Vec<_>, Vec<_>) =
+            group.into_iter().partition(|waiter| waiter.background);
+        limiter.reserve(interactive, limiter.limit.calls).await;
+        limiter.reserve(background, limiter.background_cap).await;
+    }
+}
+
+impl Limiter {
+    /// Reserves one turn per waiter of `group` in one statement, filling windows to at most
+    /// `cap`, and answers each. Background waiters may not wait at all.
+    async fn reserve(&self, group: Vec<Waiter>, cap: u32) {
         if group.is_empty() {
-            continue;
+            return;
         }
+        if cap == 0 {
+            for waiter in group {
+                let _ = waiter.turn.send(Err(UpstreamError::Deadline));
+            }
+            return;
+        }
+        let (name, limit, store) = (&self.name, &self.limit, &self.store);
         let sent = Instant::now();
         let max_waits: Vec<Duration> = group
             .iter()
-            .map(|waiter| waiter.deadline.saturating_duration_since(sent))
+            .map(|waiter| {
+                if waiter.background {
+                    Duration::ZERO
+                } else {
+                    waiter.deadline.saturating_duration_since(sent)
+                }
+            })
             .collect();
         let reserved = tokio::time::timeout(
             RESERVE_TIMEOUT,
-            store.reserve_calls(&limit.key, limit.calls, limit.window, &max_waits),
+            store.reserve_calls(&limit.key, cap, limit.window, &max_waits),
         )
         .await;
         let answered = Instant::now();
@@ -177,7 +236,7 @@ impl Vendor for SharedPaced {
         } else {
             1
         };
-        match self.turns(calls, batch.ctx.deadline).await {
+        match self.turns(calls, &batch.ctx).await {
             Ok(()) => self.inner.cancel(batch).await,
             Err(e) => vec![Err(e); batch.codes.len()],
         }
@@ -192,7 +251,7 @@ impl Vendor for SharedPaced {
     }
 
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
-        self.turns(1, ctx.deadline).await?;
+        self.turns(1, ctx).await?;
         self.inner.status(code, ctx).await
     }
 }
@@ -214,7 +273,7 @@ mod tests {
     fn paced(reserving: Reserving) -> (Arc<Recorder>, Arc<FakeStore>, SharedPaced) {
         let recorder = Arc::new(Recorder::default());
         let store = Arc::new(FakeStore::new(reserving));
-        let paced = SharedPaced::new("zapsign", recorder.clone(), limit(), store.clone());
+        let paced = SharedPaced::new("zapsign", recorder.clone(), limit(), store.clone(), 10);
         (recorder, store, paced)
     }
 

@@ -144,7 +144,7 @@ mod tests {
     use super::*;
     use crate::vendors::http::USER_AGENT;
     use crate::vendors::testing::{adapter_at, cancel_document};
-    use crate::vendors::{CallContext, DocState, Vendor};
+    use crate::vendors::{CallContext, DocState, Priority, Vendor};
 
     fn zapsign_at(server: &MockServer) -> std::sync::Arc<dyn Vendor> {
         adapter_at(&CONFORMANCE, &server.uri())
@@ -202,6 +202,7 @@ mod tests {
         let ctx = CallContext {
             request_id: "t",
             deadline: Instant::now() + Duration::from_secs(10),
+            priority: Priority::Interactive,
         };
 
         let state = zapsign_at(&server).status(DOCUMENT, &ctx).await;

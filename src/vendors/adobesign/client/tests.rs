@@ -98,6 +98,7 @@ async fn read(vendor: &dyn Vendor) -> Result<DocState, UpstreamError> {
     let ctx = CallContext {
         request_id: "t",
         deadline: Instant::now() + Duration::from_secs(10),
+        priority: crate::vendors::Priority::Interactive,
     };
     vendor.status(AGREEMENT, &ctx).await
 }

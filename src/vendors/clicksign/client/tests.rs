@@ -48,6 +48,7 @@ fn ctx() -> CallContext<'static> {
     CallContext {
         request_id: "t",
         deadline: Instant::now() + Duration::from_secs(10),
+        priority: crate::vendors::Priority::Interactive,
     }
 }
 

@@ -13,7 +13,7 @@ use super::{seed, state, ClicksignState, ACCESS_TOKEN, DEMO, DEMO_ENVELOPE, SIM}
 use crate::model::{ErrorCode, Outcome};
 use crate::simulator::tests::{faults, read, TestSim};
 use crate::simulator::{Faults, SimConfig, SimVendor, Simulator};
-use crate::vendors::{CallContext, DocState, Vendor};
+use crate::vendors::{CallContext, DocState, Priority, Vendor};
 
 const DOC: &str = "c1c5c1c5-0000-4000-8000-000000000001";
 const RUNNING: &str = "c1c5c1c5-0000-4000-8000-00000000e001:c1c5c1c5-0000-4000-8000-000000000001";
@@ -282,6 +282,7 @@ fn ctx() -> CallContext<'static> {
     CallContext {
         request_id: "sim",
         deadline: Instant::now() + Duration::from_secs(10),
+        priority: Priority::Interactive,
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{seed, state, DropboxSignState, API_KEY, DEMO, SIM};
 use crate::simulator::tests::{faults, read, TestSim};
 use crate::simulator::{Faults, SimConfig, SimVendor, Simulator};
-use crate::vendors::{CallContext, DocState, Vendor};
+use crate::vendors::{CallContext, DocState, Priority, Vendor};
 
 const IN_PROGRESS: &str = "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50001";
 const CANCELLED: &str = "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50101";
@@ -343,6 +343,7 @@ fn ctx() -> CallContext<'static> {
     CallContext {
         request_id: "sim",
         deadline: Instant::now() + Duration::from_secs(10),
+        priority: Priority::Interactive,
     }
 }
 
