@@ -30,6 +30,7 @@ pub mod cancellation;
 pub mod demo;
 pub mod error;
 pub mod idempotency;
+pub mod jobs;
 pub mod metrics;
 pub mod middleware;
 pub mod model;
