@@ -19,7 +19,7 @@ use crate::routing::{Route, Routed, Router};
 use crate::state::AppState;
 use crate::store::{Store, Timestamp};
 use crate::vendors::policy::{Details, Policy, Settled, Start};
-use crate::vendors::{CallContext, Entry, Priority, Registry, UpstreamError};
+use crate::vendors::{CallContext, Entry, Registry, UpstreamError};
 
 /// A validated cancel request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,14 @@ impl Gateway {
         join_all(command.codes.iter().map(|code| self.plan_one(code, ctx))).await
     }
 
-    async fn plan_one(&self, code: &DocumentCode, ctx: CallContext<'_>) -> DocumentResult {
+    /// Routes one code as `plan` does, finding its owner by status read when needed.
+    pub async fn plan_one(&self, code: &DocumentCode, ctx: CallContext<'_>) -> DocumentResult {
+        let located = self.locate(code, ctx).await.map(|located| located.route);
+        self.planned(code, located)
+    }
+
+    /// The planned result of a code routed to `route`, or of one with no ready vendor.
+    pub fn planned(&self, code: &DocumentCode, route: Result<Route, Unlocated>) -> DocumentResult {
         let mut result = DocumentResult {
             code: code.clone(),
             vendor: None,
@@ -110,8 +117,8 @@ impl Gateway {
             outcome_unknown: false,
             vendor_state: None,
         };
-        match self.locate(code, ctx).await {
-            Ok(Located { route, .. }) => {
+        match route {
+            Ok(route) => {
                 let vendor = self.vendor(route.vendor.as_str());
                 if let Some(why) = vendor.and_then(|v| v.malformed_code(&route.vendor_code)) {
                     result.outcome = Outcome::failed(ErrorCode::Rejected, why);
@@ -136,29 +143,51 @@ impl Gateway {
         code: &DocumentCode,
         ctx: CallContext<'_>,
     ) -> Result<Located, Unlocated> {
+        let candidates = match self.placement(code)? {
+            Some(route) => return Ok(Located::routed(route)),
+            None => self.ready_candidates(code),
+        };
+        let (owner, state) = self.find_owner(code, &candidates, ctx).await?;
+        Ok(Located {
+            route: Route {
+                vendor: owner.clone(),
+                vendor_code: code.as_str().to_owned(),
+            },
+            state,
+        })
+    }
+
+    /// What routing alone says of `code`, without calling anyone: its ready route, or `None`
+    /// when several ready candidates could hold it (a status read must find which), or why
+    /// it has no ready vendor.
+    pub fn placement(&self, code: &DocumentCode) -> Result<Option<Route>, Unlocated> {
         let candidates = match self.router.route(code).map_err(Unlocated::unrouted)? {
-            Routed::To(route) => return self.ready(route).map(Located::routed),
+            Routed::To(route) => return self.ready(route).map(Some),
             Routed::AmongCandidates(candidates) => candidates,
         };
         let route = |vendor: &VendorName| Route {
             vendor: vendor.clone(),
             vendor_code: code.as_str().to_owned(),
         };
-        let ready: Vec<(&VendorName, &Arc<Policy>)> = candidates
-            .iter()
-            .filter_map(|name| self.vendor(name.as_str()).map(|policy| (name, policy)))
-            .collect();
-        match &ready[..] {
-            [] => self.ready(route(&candidates[0])).map(Located::routed),
+        match &self.ready_candidates(code)[..] {
+            [] => self.ready(route(&candidates[0])).map(Some),
             // Only one candidate can be called: nothing to find out.
-            [(vendor, _)] => Ok(Located::routed(route(vendor))),
-            _ => {
-                let (owner, state) = self.find_owner(code, &ready, ctx).await?;
-                Ok(Located {
-                    route: route(owner),
-                    state,
+            [(vendor, _)] => Ok(Some(route(vendor))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The candidates of `code`'s rule that are ready, in the rule's order.
+    fn ready_candidates(&self, code: &DocumentCode) -> Vec<(&VendorName, &Arc<Policy>)> {
+        match self.router.route(code) {
+            Ok(Routed::AmongCandidates(candidates)) => candidates
+                .iter()
+                .filter_map(|name| {
+                    let (name, _) = self.registry.get(name.as_str())?;
+                    self.vendor(name.as_str()).map(|policy| (name, policy))
                 })
-            }
+                .collect(),
+            Ok(Routed::To(_)) | Err(_) => Vec::new(),
         }
     }
 
@@ -254,6 +283,13 @@ impl Gateway {
         }
     }
 
+    /// The vendors with credentials, by name.
+    pub fn ready_vendors(&self) -> impl Iterator<Item = &VendorName> {
+        self.registry
+            .names()
+            .filter(|name| self.vendor(name.as_str()).is_some())
+    }
+
     /// Whether `execute` will call a vendor for this planned document.
     pub fn will_send(&self, result: &DocumentResult) -> bool {
         self.sender(result).is_some()
@@ -277,25 +313,22 @@ impl Gateway {
     /// Calls the vendors for every planned document still pending, concurrently, and fills in
     /// the outcomes. Documents not finished by `deadline` keep their planned outcome
     /// (`deadline_exceeded`). `resumed[i]` says that an earlier attempt of the same request
-    /// may have sent document `i`'s cancel: its status is read before any send.
+    /// may have sent document `i`'s cancel: its status is read before any send. `ctx` carries
+    /// the request id, the deadline and the calls' priority (jobs call at `Background`).
     pub async fn execute(
         &self,
         command: &CancelCommand,
         plan: &mut [DocumentResult],
         resumed: &[bool],
-        request_id: &str,
-        deadline: Instant,
+        ctx: CallContext<'_>,
     ) {
         let groups = self.groups(plan, resumed);
+        let deadline = ctx.deadline;
         let details = Details {
             message: &command.message,
             email: &command.email,
             notify_signers: command.notify_signers,
-            ctx: CallContext {
-                request_id,
-                deadline,
-                priority: Priority::Interactive,
-            },
+            ctx,
         };
         let mut calls = Vec::new();
         for group in &groups {
@@ -365,11 +398,7 @@ pub async fn run(
     took_over: bool,
 ) -> Result<Vec<DocumentResult>, ApiError> {
     let deadline = Instant::now() + state.settings.server.request_timeout();
-    let ctx = CallContext {
-        request_id: &meta.request_id,
-        deadline,
-        priority: Priority::Interactive,
-    };
+    let ctx = CallContext::interactive(&meta.request_id, deadline);
     let mut results = state.gateway.plan(command, ctx).await;
     let adopted = match took_over {
         true => recovery::adopt(&state.store, &state.settings, meta)
@@ -386,7 +415,7 @@ pub async fn run(
     audit::write_pending(&state.store, &rows).await?;
     state
         .gateway
-        .execute(command, &mut results, &resumed, &meta.request_id, deadline)
+        .execute(command, &mut results, &resumed, ctx)
         .await;
     audit::record_outcomes(&state.store, rows, &results).await;
     adopted.settle(&state.store, meta, &results).await;

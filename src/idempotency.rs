@@ -130,6 +130,12 @@ impl Lease {
         self.0.as_ref().is_some_and(|held| held.took_over)
     }
 
+    /// The key this request holds, if it sent one (a job completes it in the transaction
+    /// that creates the job, instead of `finish`).
+    pub fn key(&self) -> Option<&str> {
+        self.0.as_ref().map(|held| held.key.as_str())
+    }
+
     /// Stores a `200` answer for replays, or forgets the key after an error so that the
     /// client may retry.
     pub async fn finish(self, answer: &Result<Vec<u8>, ApiError>) {

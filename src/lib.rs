@@ -18,7 +18,9 @@
 //! holds keys and the audit trail. `recovery` resolves what a dead process left `pending`, and
 //! answers that had to say "outcome unknown", and confirms cancels a vendor queued;
 //! `retention` deletes audit rows and code owners older than `store.audit_retention_days`,
-//! in paced batches.
+//! in paced batches. `jobs` runs bulk cancellations past any request's deadline: the
+//! documents of `routes::jobs` are claimed in slices by every replica's `jobs::runner`, sent
+//! through the same `Gateway` at background priority, and announced by a signed callback.
 //! Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
 //! Beside the request path, `simulator` plays every vendor (state, latency, faults) for

@@ -141,3 +141,48 @@ pub fn audit_rows_purged(table: &'static str) -> ::metrics::Counter {
 pub fn idempotency_keys_purged() -> ::metrics::Counter {
     ::metrics::counter!("signgate_idempotency_keys_purged_total")
 }
+
+/// The documents of a job slice that ended (those going back to `waiting` are not counted).
+pub fn job_documents(outcomes: &[crate::store::SliceOutcome]) {
+    for outcome in outcomes {
+        let row = &outcome.row;
+        let crate::store::RowStatus::Done(status) = row.status else {
+            continue;
+        };
+        ::metrics::counter!(
+            "signgate_job_documents_total",
+            "vendor" => row.vendor.clone().unwrap_or_else(|| "none".to_owned()),
+            "status" => status.as_str(),
+            "error_code" => row.error_code.map_or("", |c| c.as_str()),
+        )
+        .increment(1);
+    }
+}
+
+/// The job queue as the store holds it for every replica: jobs by state, and documents
+/// waiting by vendor (`unknown` while a status read has to find a code's vendor); each of
+/// `vendors` not in `gauges` has none waiting.
+pub fn job_gauges<'a>(gauges: &crate::store::JobGauges, vendors: impl Iterator<Item = &'a str>) {
+    use crate::store::JobState;
+    for state in [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Cancelled,
+    ] {
+        let jobs = gauges
+            .jobs
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map_or(0, |(_, n)| *n);
+        ::metrics::gauge!("signgate_jobs", "state" => state.as_str()).set(jobs as f64);
+    }
+    let mut waiting: std::collections::BTreeMap<&str, u64> =
+        vendors.chain([""]).map(|v| (v, 0)).collect();
+    waiting.extend(gauges.waiting.iter().map(|(v, n)| (v.as_str(), *n)));
+    for (vendor, documents) in waiting {
+        let vendor = if vendor.is_empty() { "unknown" } else { vendor };
+        ::metrics::gauge!("signgate_job_documents_waiting", "vendor" => vendor.to_owned())
+            .set(documents as f64);
+    }
+}

@@ -35,7 +35,7 @@ use crate::state::AppState;
 use crate::store::{AuditRow, Completion, KeyHolder, Store, StoreError, Timestamp};
 use crate::store::{RowStatus, UnsettledClaim};
 use crate::vendors::policy::outcome_of_state;
-use crate::vendors::{CallContext, Priority};
+use crate::vendors::CallContext;
 
 /// Most attempts claimed by one statement; a pass claims again until nothing is left.
 const ATTEMPTS_PER_CLAIM: u32 = 16;
@@ -220,7 +220,12 @@ impl Recovery {
         let resumed = vec![true; plan.len()];
         self.state
             .gateway
-            .execute(&command, &mut plan, &resumed, &request_id, deadline)
+            .execute(
+                &command,
+                &mut plan,
+                &resumed,
+                CallContext::interactive(&request_id, deadline),
+            )
             .await;
         let now = Timestamp::now();
         rows.into_iter()
@@ -347,7 +352,12 @@ impl Recovery {
         let mut plan = [result];
         self.state
             .gateway
-            .execute(&command, &mut plan, &[false], &row.request_id, deadline)
+            .execute(
+                &command,
+                &mut plan,
+                &[false],
+                CallContext::interactive(&row.request_id, deadline),
+            )
             .await;
         let [result] = plan;
         let now = Timestamp::now();
@@ -390,11 +400,7 @@ impl Recovery {
         if !vendor.can_read_status() {
             return None;
         }
-        let ctx = CallContext {
-            request_id: &row.request_id,
-            deadline,
-            priority: Priority::Interactive,
-        };
+        let ctx = CallContext::interactive(&row.request_id, deadline);
         Some(vendor.status(row.vendor_code.as_deref()?, ctx).await)
     }
 

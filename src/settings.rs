@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    pub jobs: JobSettings,
     #[serde(default)]
     pub routing: RoutingSettings,
     /// The `[vendors.*]` tables as read; each kind parses its own keys into `vendors`.
@@ -132,6 +133,113 @@ impl StoreSettings {
         }
         Ok(())
     }
+}
+
+/// `[jobs]`: bulk cancellation jobs (docs/jobs.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Most codes in one job.
+    pub max_documents: usize,
+    /// Largest body `POST /documents/cancel/jobs` accepts.
+    pub max_body_bytes: usize,
+    /// Slices that may carry one document before it ends with its last error.
+    pub max_attempts_per_document: u32,
+    /// A document still failing retryably this long after its job was created ends with its
+    /// last error.
+    pub max_age_hours: u64,
+    /// Most documents one runner claims at once from one vendor's lane.
+    pub slice_documents: u32,
+    /// How often an idle runner looks for due documents.
+    pub poll_interval_ms: u64,
+    /// Share of each vendor's rate limit and concurrency that jobs leave to synchronous
+    /// requests, in percent.
+    pub interactive_reserve_percent: u32,
+    /// The key that signs callbacks (`Signgate-Signature`); required with `callback_hosts`.
+    pub callback_secret: Option<SecretString>,
+    /// Hosts (`host` or `host:port`) a job's `callback_url` may name; empty: no callbacks.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub callback_hosts: Vec<String>,
+    /// How long one callback delivery may take.
+    pub callback_timeout_ms: u64,
+}
+
+impl JobSettings {
+    /// The age after which a document stops being retried.
+    pub fn max_age(&self) -> Duration {
+        Duration::from_secs(self.max_age_hours * 3600)
+    }
+
+    /// How often an idle runner looks for due documents.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    /// How long one callback delivery may take.
+    pub fn callback_timeout(&self) -> Duration {
+        Duration::from_millis(self.callback_timeout_ms)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        positive("jobs.max_documents", self.max_documents as u64)?;
+        positive(
+            "jobs.max_attempts_per_document",
+            u64::from(self.max_attempts_per_document),
+        )?;
+        positive("jobs.max_age_hours", self.max_age_hours)?;
+        positive("jobs.slice_documents", u64::from(self.slice_documents))?;
+        positive("jobs.poll_interval_ms", self.poll_interval_ms)?;
+        positive("jobs.callback_timeout_ms", self.callback_timeout_ms)?;
+        if self.max_body_bytes < 1024 {
+            return Err(SettingsError::at(
+                "jobs.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.interactive_reserve_percent > 90 {
+            return Err(SettingsError::at(
+                "jobs.interactive_reserve_percent",
+                "must be from 0 to 90",
+            ));
+        }
+        if !self.callback_hosts.is_empty() && self.callback_secret.is_none() {
+            return Err(SettingsError::at(
+                "jobs.callback_secret",
+                "is required when jobs.callback_hosts is set; set SIGNGATE__JOBS__CALLBACK_SECRET",
+            ));
+        }
+        if let Some(host) = self
+            .callback_hosts
+            .iter()
+            .find(|h| h.is_empty() || h.contains(['/', '@', ' ']))
+        {
+            return Err(SettingsError::at(
+                "jobs.callback_hosts",
+                format!("`{host}` is not a host name or host:port"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A list from a TOML array, or from one comma-separated string (as environment variables
+/// carry it).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect())
 }
 
 /// `[log]`
@@ -329,6 +437,7 @@ impl Settings {
         }
         clean(&mut self.auth.api_key);
         clean(&mut self.auth.previous_api_key);
+        clean(&mut self.jobs.callback_secret);
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -372,6 +481,7 @@ impl Settings {
             self.store.idempotency_ttl_hours,
         )?;
         self.store.validate_retention()?;
+        self.jobs.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::at("log.level", e))?;
         for (i, rule) in self.routing.rules.iter().enumerate() {

@@ -98,6 +98,8 @@ impl Application {
         let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
         let recovery = recovery::spawn(self.state.clone());
         let retention = crate::retention::spawn(Arc::clone(&store), &self.state.settings.store);
+        let jobs = crate::jobs::runner::spawn(&self.state);
+        let slice_deadline = self.state.settings.server.request_timeout();
         let limits = crate::server::Limits::from_settings(&self.state.settings.server);
         let server = crate::server::serve(self.listener, app(self.state), limits, signal);
         let grace_over = async move {
@@ -113,6 +115,8 @@ impl Application {
                 Ok(())
             }
         };
+        // Lanes claim nothing once draining; a slice under way gets its deadline to finish.
+        jobs.stop(slice_deadline.min(grace)).await;
         // Every finished request has written its audit rows; close the pool cleanly.
         purger.abort();
         // Interrupting a recovery pass is safe: its leases lapse and its status reads repeat.

@@ -15,6 +15,7 @@ pub mod auco;
 pub mod cancel;
 pub mod cancellations;
 pub mod health;
+pub mod jobs;
 pub mod pipeline;
 pub mod status;
 
@@ -22,6 +23,7 @@ pub mod status;
 /// Auco's error body), and the open operational endpoints.
 pub fn router(state: AppState) -> Router {
     let api = cancel::router()
+        .merge(jobs::router(state.settings.jobs.max_body_bytes))
         .merge(cancellations::router())
         .merge(status::router());
     let api = guarded(api, &state, Scheme::BearerOrBare);

@@ -77,6 +77,17 @@ pub struct CallContext<'a> {
     pub priority: Priority,
 }
 
+impl<'a> CallContext<'a> {
+    /// The context of a call someone is waiting for (a request, a recovery).
+    pub fn interactive(request_id: &'a str, deadline: Instant) -> Self {
+        Self {
+            request_id,
+            deadline,
+            priority: Priority::Interactive,
+        }
+    }
+}
+
 /// Who is waiting for a vendor call. Pacing and the concurrency cap keep part of each limit
 /// for interactive calls: a background call takes only what is free now and outside that
 /// share, and fails with `UpstreamError::Deadline` instead of waiting ahead of them.
@@ -167,7 +178,7 @@ impl Registry {
                     vendor,
                     adapter,
                     shared.as_ref(),
-                    wrap::DEFAULT_INTERACTIVE_RESERVE_PERCENT,
+                    settings.jobs.interactive_reserve_percent,
                 );
                 Entry::Ready(Arc::new(policy::Policy::new(
                     name,

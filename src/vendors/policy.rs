@@ -144,7 +144,15 @@ impl Policy {
             let mut wait = None::<Duration>;
             for (i, reply) in replies {
                 let doc = &mut docs[i];
-                doc.calls += 1;
+                // A call refused before sending (deadline, open breaker, pacing) carried nothing.
+                if !matches!(
+                    reply,
+                    Err(UpstreamError::Deadline
+                        | UpstreamError::CircuitOpen
+                        | UpstreamError::PacingUnavailable)
+                ) {
+                    doc.calls += 1;
+                }
                 match reply {
                     Ok(answer) => doc.settle_answer(answer.outcome, answer.http_status),
                     // Attributing a rejected batch is not a retry of a failure: no backoff.

@@ -1,0 +1,486 @@
+//! The job runner: every replica runs one lane per ready vendor (plus one for codes whose
+//! vendor a status read must find). A lane claims a slice of due documents (an atomic lease in
+//! the store), cancels them through the same gateway as a request (routing, batching, pacing,
+//! breakers, the per-document policy), at background priority, and records each outcome:
+//! final, or `waiting` again to be retried later.
+//!
+//! Retries never re-send blindly: a document whose earlier slice may have sent its cancel (an
+//! ambiguous failure, or a runner that died mid-slice and whose lease passed) carries
+//! `outcome_unknown`, and its next slice reads its status before any send (`Start::Resume`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::audit;
+use crate::cancellation::CancelCommand;
+use crate::model::{DocumentCode, DocumentResult, ErrorCode};
+use crate::settings::JobSettings;
+use crate::state::AppState;
+use crate::store::{JobDocument, RowStatus, SliceClaim, SliceOutcome, StoreError, Timestamp};
+use crate::vendors::{CallContext, Priority};
+
+/// The lane of documents whose vendor is not known yet.
+const LOCATE: &str = "";
+
+/// How soon a document is claimed again when its vendor had no room for a background call.
+const DEFERRED: Duration = Duration::from_secs(1);
+/// The first wait before a retry; doubled per attempt, with jitter, up to `MAX_BACKOFF`.
+const BASE_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest wait between two attempts of a document.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Every job task of one replica: the lanes, the callback loop and the gauges.
+#[derive(Debug)]
+pub struct Runner {
+    lanes: Vec<JoinHandle<()>>,
+    others: Vec<JoinHandle<()>>,
+}
+
+impl Runner {
+    /// Waits up to `within` for the lanes to finish their slices (they claim nothing once
+    /// shutdown has begun), then stops everything. A slice cut short loses nothing: its
+    /// lease passes and another runner resumes its documents.
+    pub async fn stop(mut self, within: Duration) {
+        let lanes = futures::future::join_all(self.lanes.iter_mut());
+        if tokio::time::timeout(within, lanes).await.is_err() {
+            tracing::warn!("Job slices still running at shutdown; their leases will lapse.");
+        }
+        for task in self.lanes.iter().chain(&self.others) {
+            task.abort();
+        }
+    }
+}
+
+/// Starts one lane per ready vendor and the lane that locates shared codes, the callback
+/// loop, and the refresh of the job gauges.
+pub fn spawn(state: &AppState) -> Runner {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let owner = format!("jobs:{}", &id[..12]);
+    let mut names: Vec<String> = state
+        .gateway
+        .ready_vendors()
+        .map(|v| v.as_str().to_owned())
+        .collect();
+    let mut others = vec![spawn_gauges(state.clone(), names.clone())];
+    others.extend(crate::jobs::notify::spawn(state));
+    names.push(LOCATE.to_owned());
+    tracing::info!(runner = %owner, lanes = names.len(), "Job runner started.");
+    let lanes = names
+        .into_iter()
+        .map(|lane| {
+            let lane = Lane {
+                state: state.clone(),
+                owner: owner.clone(),
+                lane,
+            };
+            tokio::spawn(async move { lane.run().await })
+        })
+        .collect();
+    Runner { lanes, others }
+}
+
+/// How often the job gauges are read from the store.
+const GAUGES_EVERY: Duration = Duration::from_secs(10);
+
+fn spawn_gauges(state: AppState, vendors: Vec<String>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks =
+            tokio::time::interval(GAUGES_EVERY.min(state.settings.jobs.poll_interval() * 10));
+        loop {
+            ticks.tick().await;
+            match state.store.job_gauges().await {
+                Ok(gauges) => {
+                    crate::metrics::job_gauges(&gauges, vendors.iter().map(String::as_str))
+                }
+                Err(e) => tracing::warn!(error = %e, "Job gauges could not be read."),
+            }
+        }
+    })
+}
+
+/// One vendor's lane in one replica.
+struct Lane {
+    state: AppState,
+    owner: String,
+    lane: String,
+}
+
+impl Lane {
+    async fn run(self) {
+        let poll = self.state.settings.jobs.poll_interval();
+        while !self.state.is_draining() {
+            match self.once().await {
+                // A full slice: more may be due at once.
+                Ok(Pass::Busy) => {}
+                Ok(Pass::Idle) => tokio::time::sleep(poll).await,
+                // The vendor had no room for background calls: let its window move on.
+                Ok(Pass::Deferred) => tokio::time::sleep(poll.min(DEFERRED)).await,
+                Err(e) => {
+                    tracing::error!(lane = %self.lane, error = %e, "A job slice failed; its lease lapses and it is claimed again.");
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        }
+    }
+
+    /// Claims one slice and carries it out.
+    async fn once(&self) -> Result<Pass, StoreError> {
+        let settings = &self.state.settings;
+        let now = Timestamp::now();
+        let limit = settings.jobs.slice_documents;
+        let claim = SliceClaim {
+            owner: &self.owner,
+            lane: &self.lane,
+            now,
+            lease_until: now.saturating_add(crate::recovery::presumed_dead_after(settings)),
+            limit,
+        };
+        let docs = self.state.store.claim_slice(&claim).await?;
+        if docs.is_empty() {
+            return Ok(Pass::Idle);
+        }
+        let full = docs.len() as u32 == limit;
+        let mut by_job: BTreeMap<String, Vec<JobDocument>> = BTreeMap::new();
+        for doc in docs {
+            by_job
+                .entry(doc.row.attempt_id.clone())
+                .or_default()
+                .push(doc);
+        }
+        let runs = by_job.into_values().map(|docs| self.run_job_slice(docs));
+        let outcomes: Vec<SliceOutcome> = futures::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let deferred = outcomes.iter().any(|o| {
+            o.row.status == RowStatus::Waiting
+                && o.next_at
+                    .is_some_and(|at| at <= now.saturating_add(DEFERRED))
+        });
+        let written = self
+            .state
+            .store
+            .finish_slice(&self.owner, &outcomes, Timestamp::now())
+            .await?;
+        if written < outcomes.len() as u64 {
+            tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
+        }
+        crate::metrics::job_documents(&outcomes);
+        Ok(match (deferred, full) {
+            (true, _) => Pass::Deferred,
+            (false, true) => Pass::Busy,
+            (false, false) => Pass::Idle,
+        })
+    }
+
+    /// Cancels the claimed documents of one job (they share its reason and request id).
+    async fn run_job_slice(&self, docs: Vec<JobDocument>) -> Vec<SliceOutcome> {
+        let first = &docs[0].row;
+        let command = CancelCommand {
+            codes: Vec::new(),
+            message: first.message.clone(),
+            email: first.email.clone(),
+            notify_signers: first.notify_signers,
+        };
+        let request_id = first.request_id.clone();
+        let deadline = Instant::now() + self.state.settings.server.request_timeout();
+        let ctx = CallContext {
+            request_id: &request_id,
+            deadline,
+            priority: Priority::Background,
+        };
+        let gateway = &self.state.gateway;
+        let plans = docs.iter().map(|doc| async move {
+            let code = DocumentCode::parse(&doc.row.code).ok()?;
+            Some(match (&doc.row.vendor, &doc.row.vendor_code) {
+                (Some(vendor), Some(vendor_code)) => gateway.planned(
+                    &code,
+                    Ok(crate::routing::Route {
+                        vendor: crate::model::VendorName::new(vendor),
+                        vendor_code: vendor_code.clone(),
+                    }),
+                ),
+                _ => gateway.plan_one(&code, ctx).await,
+            })
+        });
+        let plans = futures::future::join_all(plans).await;
+        let (docs, mut plan): (Vec<JobDocument>, Vec<DocumentResult>) = docs
+            .into_iter()
+            .zip(plans)
+            .filter_map(|(doc, plan)| plan.map(|plan| (doc, plan)))
+            .unzip();
+        let resumed: Vec<bool> = docs.iter().map(|d| d.row.outcome_unknown).collect();
+        gateway.execute(&command, &mut plan, &resumed, ctx).await;
+        let now = Timestamp::now();
+        let jobs = &self.state.settings.jobs;
+        docs.into_iter()
+            .zip(&plan)
+            .map(|(doc, result)| {
+                let readable = result
+                    .vendor
+                    .as_ref()
+                    .and_then(|v| gateway.vendor(v.as_str()))
+                    .is_some_and(|v| v.can_read_status());
+                decide(doc, result, readable, now, jobs)
+            })
+            .collect()
+    }
+}
+
+/// What a lane's pass found.
+enum Pass {
+    /// A full slice was carried out.
+    Busy,
+    /// Fewer documents than a slice were due.
+    Idle,
+    /// A vendor had no room for background calls.
+    Deferred,
+}
+
+/// What becomes of a document after its slice: its outcome is final, or it waits for a retry.
+///
+/// - A document its vendor had no room for (`deadline_exceeded`, no call made) waits a second,
+///   without counting an attempt.
+/// - A retryable failure (`vendor_unavailable`, `vendor_rate_limited`, `vendor_timeout`,
+///   `deadline_exceeded`) waits with exponential backoff, until the document has had
+///   `max_attempts_per_document` slices or its job is `max_age_hours` old; a vendor without a
+///   status read is retried only after a `429` (any other failure may have cancelled it, and
+///   nothing could tell before a re-send).
+/// - Anything else is final.
+pub fn decide(
+    doc: JobDocument,
+    result: &DocumentResult,
+    readable: bool,
+    now: Timestamp,
+    settings: &JobSettings,
+) -> SliceOutcome {
+    let JobDocument { mut row, attempts } = doc;
+    let calls_before = row.vendor_calls;
+    let code = result.outcome.error_code();
+    let deferred = code == Some(ErrorCode::DeadlineExceeded)
+        && result.vendor_calls == 0
+        && !result.outcome_unknown;
+    if deferred {
+        // Nothing was sent: the row is as it was, due again in a moment.
+        row.status = RowStatus::Waiting;
+        row.vendor
+            .clone_from(&result.vendor.as_ref().map(|v| v.as_str().to_owned()));
+        row.vendor_code.clone_from(&result.vendor_code);
+        return SliceOutcome {
+            row,
+            attempts,
+            next_at: Some(now.saturating_add(DEFERRED)),
+        };
+    }
+    audit::set_outcome(&mut row, result, now);
+    row.vendor_calls += calls_before;
+    // A document resumed after an unknown outcome stays unknown until something settles it.
+    let attempts = attempts + 1;
+    let retryable = matches!(
+        code,
+        Some(
+            ErrorCode::VendorUnavailable
+                | ErrorCode::VendorRateLimited
+                | ErrorCode::VendorTimeout
+                | ErrorCode::DeadlineExceeded
+        )
+    ) && (readable || code == Some(ErrorCode::VendorRateLimited));
+    let too_old = now.as_millis() - row.received_at.as_millis()
+        >= i64::try_from(settings.max_age().as_millis()).unwrap_or(i64::MAX);
+    if !retryable || attempts >= settings.max_attempts_per_document || too_old {
+        return SliceOutcome {
+            row,
+            attempts,
+            next_at: None,
+        };
+    }
+    row.status = RowStatus::Waiting;
+    row.finished_at = None;
+    SliceOutcome {
+        row,
+        attempts,
+        next_at: Some(now.saturating_add(backoff(attempts))),
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `BASE_BACKOFF` doubled per attempt, up to
+/// `MAX_BACKOFF`, between half and all of it (jitter, so a vendor that comes back is not
+/// hit by every waiting document at once).
+fn backoff(attempts: u32) -> Duration {
+    let ceiling = BASE_BACKOFF
+        .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1)))
+        .min(MAX_BACKOFF);
+    ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, Status, VendorName};
+    use crate::store::AuditRow;
+
+    fn settings() -> JobSettings {
+        crate::settings::Settings::from_sources(
+            None,
+            None,
+            [("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())].into(),
+        )
+        .expect("defaults")
+        .jobs
+    }
+
+    fn doc(attempts: u32) -> JobDocument {
+        JobDocument {
+            row: AuditRow {
+                attempt_id: "job".into(),
+                request_id: "req".into(),
+                position: 0,
+                idempotency_key: None,
+                received_at: Timestamp::from_millis(0),
+                finished_at: None,
+                email: "a@b.co".into(),
+                message: "m".into(),
+                code: "D1".into(),
+                vendor: Some("zapsign".into()),
+                vendor_code: Some("D1".into()),
+                status: RowStatus::Pending,
+                error_code: None,
+                vendor_status: None,
+                vendor_calls: 2,
+                notify_signers: true,
+                error_message: None,
+                outcome_unknown: false,
+                recovered_at: None,
+                recovered_by: None,
+                vendor_state: None,
+                queued: false,
+                confirm_at: None,
+            },
+            attempts,
+        }
+    }
+
+    fn result(outcome: Outcome, status: Option<u16>, unknown: bool) -> DocumentResult {
+        DocumentResult {
+            code: DocumentCode::parse("D1").expect("code"),
+            vendor: Some(VendorName::new("zapsign")),
+            vendor_code: Some("D1".into()),
+            outcome,
+            vendor_status: status,
+            vendor_calls: 1,
+            outcome_unknown: unknown,
+            vendor_state: None,
+        }
+    }
+
+    const NOW: Timestamp = Timestamp::from_millis(60_000);
+
+    #[test]
+    fn a_cancel_is_final_and_its_calls_add_up() {
+        let out = decide(
+            doc(0),
+            &result(Outcome::Cancelled, Some(200), false),
+            true,
+            NOW,
+            &settings(),
+        );
+        assert_eq!(out.row.status, RowStatus::Done(Status::Cancelled));
+        assert_eq!(out.row.vendor_calls, 3);
+        assert_eq!((out.attempts, out.next_at), (1, None));
+    }
+
+    #[test]
+    fn no_room_at_the_vendor_waits_a_second_without_an_attempt() {
+        let mut deferred = result(
+            Outcome::failed(ErrorCode::DeadlineExceeded, "later"),
+            None,
+            false,
+        );
+        deferred.vendor_calls = 0;
+        let out = decide(doc(3), &deferred, true, NOW, &settings());
+        assert_eq!(out.row.status, RowStatus::Waiting);
+        assert_eq!(out.row.vendor_calls, 2, "nothing was sent");
+        assert_eq!(out.attempts, 3);
+        assert_eq!(out.next_at, Some(NOW.saturating_add(DEFERRED)));
+    }
+
+    #[test]
+    fn a_retryable_failure_waits_with_backoff_until_the_attempts_run_out() {
+        let failed = result(
+            Outcome::failed(ErrorCode::VendorUnavailable, "503"),
+            Some(503),
+            false,
+        );
+        let out = decide(doc(0), &failed, true, NOW, &settings());
+        assert_eq!(out.row.status, RowStatus::Waiting);
+        assert_eq!(
+            out.row.error_code,
+            Some(ErrorCode::VendorUnavailable),
+            "its last error is kept"
+        );
+        let wait = out.next_at.expect("a retry").as_millis() - NOW.as_millis();
+        assert!((2_500..=5_000).contains(&wait), "{wait} ms");
+
+        let last = settings().max_attempts_per_document - 1;
+        let out = decide(doc(last), &failed, true, NOW, &settings());
+        assert_eq!(out.row.status, RowStatus::Done(Status::Failed));
+        assert_eq!(out.row.error_code, Some(ErrorCode::VendorUnavailable));
+        assert_eq!(out.next_at, None);
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_retried_as_unknown_and_never_blindly_without_a_status_read() {
+        let timed_out = result(
+            Outcome::failed(ErrorCode::VendorTimeout, "timeout"),
+            None,
+            true,
+        );
+        let out = decide(doc(0), &timed_out, true, NOW, &settings());
+        assert_eq!(out.row.status, RowStatus::Waiting);
+        assert!(
+            out.row.outcome_unknown,
+            "the next slice reads the status first"
+        );
+
+        let out = decide(doc(0), &timed_out, false, NOW, &settings());
+        assert_eq!(
+            out.row.status,
+            RowStatus::Done(Status::Failed),
+            "no status read: no re-send"
+        );
+        let limited = result(
+            Outcome::failed(ErrorCode::VendorRateLimited, "429"),
+            Some(429),
+            false,
+        );
+        assert_eq!(
+            decide(doc(0), &limited, false, NOW, &settings()).row.status,
+            RowStatus::Waiting,
+            "a 429 was refused, so it is safe to send again"
+        );
+    }
+
+    #[test]
+    fn a_document_older_than_the_jobs_max_age_ends_with_its_last_error() {
+        let failed = result(
+            Outcome::failed(ErrorCode::VendorUnavailable, "503"),
+            Some(503),
+            false,
+        );
+        let old = Timestamp::from_millis(0).saturating_add(settings().max_age());
+        let out = decide(doc(0), &failed, true, old, &settings());
+        assert_eq!(out.row.status, RowStatus::Done(Status::Failed));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert!(backoff(1) <= BASE_BACKOFF && backoff(1) >= BASE_BACKOFF / 2);
+        assert!(backoff(3) >= BASE_BACKOFF * 2);
+        assert!(backoff(30) <= MAX_BACKOFF);
+    }
+}
