@@ -231,3 +231,6 @@ fn delay_at(attempts: u32, since_end: Duration, unit: f64) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod delivery_tests;
