@@ -31,6 +31,7 @@ mod discovery;
 mod durability;
 mod helpers;
 mod http_errors;
+mod jobs;
 mod monitoring;
 mod process;
 mod rate_limit;
