@@ -127,4 +127,5 @@ on_postgres!(
     concurrent_reservations_from_two_pools_keep_every_window_at_the_limit,
     no_turn_is_granted_past_its_deadline_and_a_refusal_takes_nothing,
     limits_with_other_keys_do_not_share_turns,
+    background_calls_take_only_turns_free_now_and_leave_the_reserve,
 );

@@ -4,8 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use futures::future::join_all;
+use signgate::model::Outcome;
 use signgate::store::{Reservation, Store};
+use signgate::vendors::settings::RateLimit;
+use signgate::vendors::wrap::shared_pace::SharedPaced;
+use signgate::vendors::{Answer, Batch, CallContext, Priority, Reply, Vendor};
 use tokio::sync::Barrier;
 
 use crate::helpers::Harness;
@@ -119,6 +124,77 @@ pub(crate) async fn limits_with_other_keys_do_not_share_turns(h: &Harness) {
             "{turn:?}"
         );
     }
+}
+
+/// A per-document vendor that answers at once, counting its calls.
+#[derive(Debug, Default)]
+struct Counting(std::sync::Mutex<usize>);
+
+#[async_trait]
+impl Vendor for Counting {
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    async fn cancel(&self, batch: &Batch<'_>) -> Vec<Reply> {
+        *self.0.lock().expect("not poisoned") += 1;
+        let answer = Answer {
+            outcome: Outcome::Cancelled,
+            http_status: 200,
+        };
+        vec![Ok(answer); batch.codes.len()]
+    }
+}
+
+fn one_call(codes: &[String], priority: Priority) -> Batch<'_> {
+    Batch {
+        codes,
+        message: "m",
+        email: "a@b.co",
+        notify_signers: true,
+        ctx: CallContext {
+            request_id: "t",
+            deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+            priority,
+        },
+    }
+}
+
+pub(crate) async fn background_calls_take_only_turns_free_now_and_leave_the_reserve(h: &Harness) {
+    let shared = h.store.shared_limits().expect("Postgres shares limits");
+    let limit = RateLimit {
+        key: "zapsign:priority".into(),
+        calls: 4,
+        window: WINDOW,
+    };
+    let vendor = Arc::new(Counting::default());
+    // Four calls a minute, 10 % kept for interactive calls: background ones fill three.
+    let paced = SharedPaced::new("zapsign", vendor.clone(), limit, Arc::clone(&shared), 10);
+    let codes = vec!["X".to_string()];
+    let started = Instant::now();
+
+    let bulk = one_call(&codes, Priority::Background);
+    let background = join_all((0..5).map(|_| paced.cancel(&bulk))).await;
+    let answered = started.elapsed();
+    let interactive = paced.cancel(&one_call(&codes, Priority::Interactive)).await;
+    let next = reserve(h.store.as_ref(), "zapsign:priority", 4, &[LONG]).await[0];
+    let behind = paced.cancel(&one_call(&codes, Priority::Background)).await;
+
+    let went = background.iter().filter(|r| r[0].is_ok()).count();
+    assert_eq!(went, 3, "{background:?}");
+    assert!(
+        answered < Duration::from_secs(5),
+        "background calls waited {answered:?}"
+    );
+    assert!(interactive[0].is_ok(), "{interactive:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the interactive call waited"
+    );
+    let next = next.expect("an interactive turn in the next window");
+    assert!(next.wait >= Duration::from_secs(55), "{next:?}");
+    assert_eq!(behind[0], Err(signgate::vendors::UpstreamError::Deadline));
+    assert_eq!(*vendor.0.lock().expect("not poisoned"), 4);
 }
 
 pub(crate) async fn sqlite_shares_no_limits(h: &Harness) {

@@ -376,7 +376,122 @@ impl Vendor for Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Outcome;
     use crate::vendors::testing::{batch, FakeStore, Recorder, Reserving};
+    use crate::vendors::Answer;
+
+    /// Answers every call after ten seconds, counting the calls it started.
+    #[derive(Debug, Default)]
+    struct Busy {
+        started: Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl Vendor for Busy {
+        fn batch_size(&self) -> usize {
+            1
+        }
+
+        async fn cancel(&self, _: &Batch<'_>) -> Vec<Reply> {
+            *self.started.lock().unwrap() += 1;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let answer = Answer {
+                outcome: Outcome::Cancelled,
+                http_status: 200,
+            };
+            vec![Ok(answer)]
+        }
+    }
+
+    /// Starts one call of `priority` through `limited`, deadline in `secs`, and lets it run
+    /// until it waits.
+    async fn start(
+        limited: &Arc<Limited>,
+        priority: Priority,
+        secs: u64,
+    ) -> tokio::task::JoinHandle<Reply> {
+        let limited = Arc::clone(limited);
+        let call = tokio::spawn(async move {
+            let codes = vec!["X".to_string()];
+            let mut batch = batch(&codes, Instant::now() + Duration::from_secs(secs));
+            batch.ctx.priority = priority;
+            limited.cancel(&batch).await.remove(0)
+        });
+        tokio::task::yield_now().await;
+        call
+    }
+
+    fn started(busy: &Busy) -> usize {
+        *busy.started.lock().unwrap()
+    }
+
+    #[test]
+    fn the_interactive_reserve_rounds_up_and_keeps_one_of_several_but_none_of_one() {
+        assert_eq!(interactive_reserve(60, 10), 6);
+        assert_eq!(interactive_reserve(4, 10), 1);
+        assert_eq!(interactive_reserve(11, 10), 2);
+        assert_eq!(interactive_reserve(2, 0), 1);
+        assert_eq!(interactive_reserve(1, 10), 0);
+        assert_eq!(interactive_reserve(5, 300), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_call_does_not_start_on_the_reserved_permit_but_interactive_ones_do() {
+        let busy = Arc::new(Busy::default());
+        let limited = Arc::new(Limited::new(busy.clone(), 4, 10));
+        for _ in 0..3 {
+            start(&limited, Priority::Interactive, 60).await;
+        }
+        let asked = Instant::now();
+
+        let background = start(&limited, Priority::Background, 2).await;
+        let interactive = start(&limited, Priority::Interactive, 60).await;
+        assert_eq!(started(&busy), 4, "the interactive call started at once");
+
+        let refused = background.await.expect("no panic");
+        assert_eq!(refused, Err(UpstreamError::Deadline));
+        assert!(Instant::now() - asked >= Duration::from_secs(2));
+        assert!(interactive.await.expect("no panic").is_ok());
+        assert_eq!(started(&busy), 4, "the background call never started");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_call_starts_at_once_while_more_than_the_reserve_is_free() {
+        let busy = Arc::new(Busy::default());
+        let limited = Arc::new(Limited::new(busy.clone(), 4, 10));
+        for _ in 0..2 {
+            start(&limited, Priority::Interactive, 60).await;
+        }
+
+        let background = start(&limited, Priority::Background, 60).await;
+
+        assert_eq!(started(&busy), 3);
+        assert!(background.await.expect("no panic").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_call_never_takes_a_permit_ahead_of_a_queued_interactive_one() {
+        let busy = Arc::new(Busy::default());
+        let limited = Arc::new(Limited::new(busy.clone(), 2, 10));
+        for _ in 0..2 {
+            start(&limited, Priority::Interactive, 60).await;
+        }
+        let asked = Instant::now();
+        let background = start(&limited, Priority::Background, 60).await;
+        let queued = start(&limited, Priority::Interactive, 60).await;
+
+        tokio::time::sleep(Duration::from_millis(10_001)).await;
+        assert_eq!(
+            started(&busy),
+            3,
+            "only the queued interactive call went at 10 s"
+        );
+        assert!(queued.await.expect("no panic").is_ok());
+        assert!(background.await.expect("no panic").is_ok());
+
+        assert_eq!(started(&busy), 4);
+        assert!(Instant::now() - asked >= Duration::from_secs(30));
+    }
 
     fn zapsign_settings() -> VendorSettings {
         let vars = [

@@ -192,6 +192,12 @@ mod tests {
     use super::*;
     use crate::vendors::testing::{batch, Recorder};
 
+    fn background(codes: &[String]) -> Batch<'_> {
+        let mut batch = batch(codes, Instant::now() + Duration::from_secs(600));
+        batch.ctx.priority = Priority::Background;
+        batch
+    }
+
     #[tokio::test(start_paused = true)]
     async fn pacing_keeps_every_window_at_or_under_the_limit() {
         let recorder = Arc::new(Recorder::default());
@@ -278,5 +284,114 @@ mod tests {
             buckets.counts.len()
         );
         assert!(buckets.total <= 61_000, "{} calls counted", buckets.total);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_calls_never_fill_a_window_past_limit_less_reserve_nor_wait() {
+        let recorder = Arc::new(Recorder::default());
+        // Limit 10, 10 %: one call of every window is kept for interactive requests.
+        let paced = Paced::new(recorder.clone(), 10, Duration::from_secs(60), 10);
+        let codes = vec!["X".to_string()];
+        let mut refused = 0;
+        for _ in 0..300 {
+            let asked = Instant::now();
+            for _ in 0..3 {
+                match paced.cancel(&background(&codes)).await[0] {
+                    Ok(_) => {}
+                    Err(UpstreamError::Deadline) => refused += 1,
+                    Err(ref e) => panic!("{e:?}"),
+                }
+                assert_eq!(Instant::now(), asked, "a background call waited");
+            }
+            tokio::time::advance(Duration::from_millis(700)).await;
+        }
+
+        let at = recorder.times();
+        assert!(at.len() >= 27, "only {} calls went", at.len());
+        assert_eq!(at.len() + refused, 900);
+        for (i, start) in at.iter().enumerate() {
+            let in_window = at[i..]
+                .iter()
+                .filter(|&&t| t < *start + Duration::from_secs(60))
+                .count();
+            assert!(in_window <= 9, "{in_window} calls within 60 s of call {i}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interactive_call_finds_a_slot_at_once_after_background_calls_took_their_share() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Paced::new(recorder.clone(), 10, Duration::from_secs(60), 10);
+        let codes = vec!["X".to_string()];
+        let replies: Vec<_> = futures::future::join_all(
+            (0..12).map(|_| async { paced.cancel(&background(&codes)).await.remove(0) }),
+        )
+        .await;
+        let refused = replies.iter().filter(|r| r.is_err()).count();
+        let asked = Instant::now();
+
+        let deadline = asked + Duration::from_secs(5);
+        let reply = paced.cancel(&batch(&codes, deadline)).await;
+
+        assert_eq!(refused, 3, "{replies:?}");
+        assert!(reply[0].is_ok(), "{reply:?}");
+        assert_eq!(recorder.times().last(), Some(&asked));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_calls_refuse_instead_of_queuing_behind_interactive_waiters() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Arc::new(Paced::new(recorder.clone(), 3, Duration::from_secs(60), 10));
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(600);
+        for _ in 0..3 {
+            assert!(paced.cancel(&batch(&codes, deadline)).await[0].is_ok());
+        }
+        let asked = Instant::now();
+        let waiting = tokio::spawn({
+            let (paced, codes) = (Arc::clone(&paced), codes.clone());
+            async move { paced.cancel(&batch(&codes, deadline)).await.remove(0) }
+        });
+        tokio::task::yield_now().await;
+
+        let refused = paced.cancel(&background(&codes)).await;
+
+        assert_eq!(refused, vec![Err(UpstreamError::Deadline)]);
+        assert_eq!(Instant::now(), asked, "the background call waited");
+        assert!(waiting.await.expect("no panic").is_ok());
+        let at = recorder.times();
+        assert_eq!(at.len(), 4, "{at:?}");
+        let waited = at[3] - asked;
+        assert!(waited <= Duration::from_secs(61), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_batch_that_does_not_fit_whole_takes_nothing() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Paced::new(recorder.clone(), 3, Duration::from_secs(60), 10);
+        let three = vec!["A".to_string(), "B".to_string(), "C".to_string()];
+
+        let whole = paced.cancel(&background(&three)).await;
+        let two = paced.cancel(&background(&three[..2])).await;
+
+        assert_eq!(whole, vec![Err(UpstreamError::Deadline); 3]);
+        assert!(two.iter().all(Result::is_ok), "{two:?}");
+        assert_eq!(recorder.calls(), 1, "one batch call for both codes");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_a_limit_of_one_a_background_call_takes_the_slot_only_when_free_now() {
+        let recorder = Arc::new(Recorder::default());
+        let paced = Paced::new(recorder.clone(), 1, Duration::from_secs(60), 10);
+        let codes = vec!["X".to_string()];
+
+        let first = paced.cancel(&background(&codes)).await;
+        let second = paced.cancel(&background(&codes)).await;
+        tokio::time::advance(Duration::from_secs(62)).await;
+        let third = paced.cancel(&background(&codes)).await;
+
+        assert!(first[0].is_ok() && third[0].is_ok(), "{first:?} {third:?}");
+        assert_eq!(second, vec![Err(UpstreamError::Deadline)]);
+        assert_eq!(recorder.calls(), 2);
     }
 }

@@ -260,7 +260,35 @@ impl Vendor for SharedPaced {
 mod tests {
     use super::*;
     use crate::model::{ErrorCode, Outcome};
+    use crate::store::{Reservation, StoreError};
     use crate::vendors::testing::{batch, FakeStore, Recorder, Reserving};
+
+    /// Grants every call at once, recording each statement's cap and longest waits.
+    #[derive(Debug, Default)]
+    struct Capturing {
+        statements: std::sync::Mutex<Vec<(u32, Vec<Duration>)>>,
+    }
+
+    #[async_trait]
+    impl SharedLimits for Capturing {
+        async fn reserve_calls(
+            &self,
+            _: &str,
+            cap: u32,
+            _: Duration,
+            max_waits: &[Duration],
+        ) -> Result<Vec<Option<Reservation>>, StoreError> {
+            self.statements
+                .lock()
+                .unwrap()
+                .push((cap, max_waits.to_vec()));
+            let granted = Reservation {
+                wait: Duration::ZERO,
+                valid_for: Duration::from_secs(1),
+            };
+            Ok(vec![Some(granted); max_waits.len()])
+        }
+    }
 
     fn limit() -> RateLimit {
         RateLimit {
@@ -357,5 +385,50 @@ mod tests {
         let statements = store.statements();
         assert_eq!(statements.iter().sum::<usize>(), 20, "{statements:?}");
         assert!(statements.len() <= 3, "not grouped: {statements:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_calls_reserve_without_waiting_below_the_reserve_in_a_statement_of_their_own(
+    ) {
+        let store = Arc::new(Capturing::default());
+        let recorder = Arc::new(Recorder::default());
+        let paced = SharedPaced::new("zapsign", recorder.clone(), limit(), store.clone(), 10);
+        let codes = vec!["X".to_string()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut background = batch(&codes, deadline);
+        background.ctx.priority = Priority::Background;
+        let interactive = batch(&codes, deadline);
+
+        let (first, second) = tokio::join!(paced.cancel(&background), paced.cancel(&interactive));
+
+        assert!(
+            first[0].is_ok() && second[0].is_ok(),
+            "{first:?} {second:?}"
+        );
+        assert_eq!(recorder.calls(), 2);
+        let statements = store.statements.lock().unwrap().clone();
+        assert_eq!(
+            statements,
+            vec![
+                (10, vec![Duration::from_secs(10)]),
+                (9, vec![Duration::ZERO])
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_everything_reserved_a_background_call_is_refused_without_a_statement() {
+        let store = Arc::new(Capturing::default());
+        let recorder = Arc::new(Recorder::default());
+        let paced = SharedPaced::new("zapsign", recorder.clone(), limit(), store.clone(), 100);
+        let codes = vec!["X".to_string()];
+        let mut background = batch(&codes, Instant::now() + Duration::from_secs(10));
+        background.ctx.priority = Priority::Background;
+
+        let replies = paced.cancel(&background).await;
+
+        assert_eq!(replies, vec![Err(UpstreamError::Deadline)]);
+        assert_eq!(recorder.calls(), 0);
+        assert!(store.statements.lock().unwrap().is_empty());
     }
 }
