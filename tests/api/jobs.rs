@@ -94,7 +94,10 @@ impl TestApp {
 
     pub async fn job(&self, id: &str) -> Value {
         let (status, job) = self
-            .job_call(reqwest::Method::GET, &format!("/documents/cancel/jobs/{id}"))
+            .job_call(
+                reqwest::Method::GET,
+                &format!("/documents/cancel/jobs/{id}"),
+            )
             .await;
         assert_eq!(status, 200, "{job}");
         job
@@ -145,26 +148,42 @@ async fn a_job_larger_than_max_documents_runs_to_the_end_and_pages_its_results()
     assert_eq!(sync.status(), 400, "a request holds at most max_documents");
     let response = app.create_job(&job_body(&codes), None).await;
     assert_eq!(response.status(), 202);
-    let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let created: Value = response.json().await.expect("json");
     let id = created["id"].as_str().expect("id");
     assert_eq!(location, format!("/documents/cancel/jobs/{id}"));
     assert_eq!(created["total"], 250, "{created}");
-    assert!(created.get("summary").is_none(), "no summary before the end: {created}");
+    assert!(
+        created.get("summary").is_none(),
+        "no summary before the end: {created}"
+    );
 
     let job = app.wait_ended(id, Duration::from_secs(30)).await;
     let (results, pages) = app.all_results(id, 100).await;
 
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(job["counts"]["cancelled"], 250, "{job}");
-    assert_eq!(job["summary"], json!({"success": 250, "errors": {"cant": 0}}), "{job}");
+    assert_eq!(
+        job["summary"],
+        json!({"success": 250, "errors": {"cant": 0}}),
+        "{job}"
+    );
     assert_eq!(job["vendors"][0]["vendor"], "zapsign", "{job}");
     assert_eq!(job["vendors"][0]["done"], 250, "{job}");
     assert_eq!(job["vendors"][0]["calls_per_minute"], 450, "{job}");
-    assert!(!job["started_at"].is_null() && !job["finished_at"].is_null(), "{job}");
+    assert!(
+        !job["started_at"].is_null() && !job["finished_at"].is_null(),
+        "{job}"
+    );
     assert_eq!(pages, 3);
     assert_eq!(results.len(), 250);
-    assert_eq!(results[0], json!({"code": codes[0], "vendor": "zapsign", "status": "cancelled"}));
+    assert_eq!(
+        results[0],
+        json!({"code": codes[0], "vendor": "zapsign", "status": "cancelled"})
+    );
     assert_eq!(results[249]["code"], codes[249].as_str());
     assert_eq!(accept.times().len(), 250, "each document sent once");
 }
@@ -177,10 +196,26 @@ async fn a_job_is_validated_like_a_cancel_and_its_callback_host_must_be_listed()
     )
     .await;
     let cases = [
-        (json!({"message": MESSAGE, "email": EMAIL}), "invalid_request", "codes: is required"),
-        (json!({"codes": ["A1", "A1"], "message": MESSAGE, "email": EMAIL}), "duplicate_code", "codes[1]:"),
-        (json!({"codes": ["A1"], "message": " ", "email": EMAIL}), "invalid_request", "message: must not be empty"),
-        (json!({"codes": ["A1"], "message": MESSAGE, "email": EMAIL, "extra": 1}), "invalid_request", "extra: unknown field"),
+        (
+            json!({"message": MESSAGE, "email": EMAIL}),
+            "invalid_request",
+            "codes: is required",
+        ),
+        (
+            json!({"codes": ["A1", "A1"], "message": MESSAGE, "email": EMAIL}),
+            "duplicate_code",
+            "codes[1]:",
+        ),
+        (
+            json!({"codes": ["A1"], "message": " ", "email": EMAIL}),
+            "invalid_request",
+            "message: must not be empty",
+        ),
+        (
+            json!({"codes": ["A1"], "message": MESSAGE, "email": EMAIL, "extra": 1}),
+            "invalid_request",
+            "extra: unknown field",
+        ),
         (
             json!({"codes": ["A1"], "message": MESSAGE, "email": EMAIL, "callback_url": "https://evil.example/x"}),
             "invalid_request",
@@ -224,7 +259,9 @@ async fn the_same_idempotency_key_and_body_give_the_same_job_and_another_body_is
     assert_eq!(again.status(), 202);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.expect("json");
-    let other = app.create_job(&job_body(&tokens(4)), Some("job-key-1")).await;
+    let other = app
+        .create_job(&job_body(&tokens(4)), Some("job-key-1"))
+        .await;
 
     assert_eq!(again["id"], first["id"], "the same job");
     assert_eq!(other.status(), 422);
@@ -255,7 +292,10 @@ async fn unroutable_codes_end_at_once_and_the_rest_runs() {
     let job = app.wait_ended(&id, Duration::from_secs(20)).await;
 
     assert_eq!(job["summary"]["success"], 2, "{job}");
-    assert_eq!(job["summary"]["errors"], json!({"cant": 1, "documents": ["nobody:X1"]}));
+    assert_eq!(
+        job["summary"]["errors"],
+        json!({"cant": 1, "documents": ["nobody:X1"]})
+    );
     let (results, _) = app.all_results(&id, 10).await;
     assert_eq!(results[2]["error"]["code"], "unknown_vendor", "{results:?}");
 }
@@ -283,7 +323,10 @@ async fn a_low_rate_limit_spreads_a_job_over_windows_and_never_exceeds_it() {
             .iter()
             .filter(|t| t.duration_since(*start) < Duration::from_secs(60))
             .count();
-        assert!(in_window <= 3, "{in_window} calls within a minute of call {i}");
+        assert!(
+            in_window <= 3,
+            "{in_window} calls within a minute of call {i}"
+        );
     }
     assert!(
         times[4].duration_since(times[0]) >= Duration::from_secs(60),
@@ -314,7 +357,10 @@ async fn synchronous_requests_are_served_while_a_job_runs_for_the_same_vendor() 
 
     assert_eq!(answer["results"][0]["status"], "cancelled", "{answer}");
     assert_eq!(job["state"], "running", "{job}");
-    assert_eq!(job["counts"]["cancelled"], 18, "the job left 10 % of 20 calls: {job}");
+    assert_eq!(
+        job["counts"]["cancelled"], 18,
+        "the job left 10 % of 20 calls: {job}"
+    );
     assert_eq!(accept.times().len(), 19);
 }
 
@@ -342,7 +388,7 @@ async fn a_vendor_down_for_a_while_and_back_gets_every_document_cancelled() {
     Mock::given(method("POST"))
         .and(path(REFUSE))
         .respond_with(DownThenUp {
-            failures: 12,
+            failures: 6,
             seen: Arc::clone(&seen),
         })
         .mount(app.vendor("zapsign"))
@@ -353,7 +399,11 @@ async fn a_vendor_down_for_a_while_and_back_gets_every_document_cancelled() {
 
     assert_eq!(job["counts"]["cancelled"], 4, "{job}");
     assert_eq!(job["summary"]["success"], 4, "{job}");
-    assert!(*seen.lock().expect("lock") > 12, "it was retried after the outage");
+    // Five failures open the breaker; its first probe fails too; later slices get through.
+    assert!(
+        *seen.lock().expect("lock") > 6,
+        "it was retried after the outage"
+    );
 }
 
 #[tokio::test]
@@ -375,7 +425,10 @@ async fn delete_mid_job_aborts_the_documents_not_sent() {
     }
 
     let (status, stopped) = app
-        .job_call(reqwest::Method::DELETE, &format!("/documents/cancel/jobs/{id}"))
+        .job_call(
+            reqwest::Method::DELETE,
+            &format!("/documents/cancel/jobs/{id}"),
+        )
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let job = app.job(&id).await;
@@ -465,8 +518,13 @@ async fn the_callback_is_signed_retried_after_a_500_and_each_attempt_counted() {
 
     let seen = receiver.0.lock().expect("lock").clone();
     for request in &seen {
-        let signature = request.headers["signgate-signature"].to_str().expect("ascii");
-        assert!(verify(signature, &request.body, SECRET.as_bytes()), "{signature}");
+        let signature = request.headers["signgate-signature"]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            verify(signature, &request.body, SECRET.as_bytes()),
+            "{signature}"
+        );
         assert!(!verify(signature, &request.body, b"another secret"));
         let mut altered = request.body.clone();
         altered.push(b' ');
@@ -476,7 +534,11 @@ async fn the_callback_is_signed_retried_after_a_500_and_each_attempt_counted() {
         assert_eq!(sent["job"]["id"], id.as_str());
         assert_eq!(sent["job"]["summary"]["success"], 2, "{sent}");
     }
-    assert_eq!(seen.len(), 2, "delivered on the second attempt, then no more");
+    assert_eq!(
+        seen.len(),
+        2,
+        "delivered on the second attempt, then no more"
+    );
     assert_eq!(job["callback"]["state"], "delivered", "{job}");
     assert_eq!(job["callback"]["attempts"], 2, "{job}");
 }

@@ -67,9 +67,10 @@ pub fn wrap(
 
 /// How much of `capacity` background calls leave to interactive ones: `percent` of it,
 /// rounded up, at least 1 when `capacity` > 1 and none when it is 1 (a single slot is taken
-/// by whoever finds it free). Never more than `capacity`.
+/// by whoever finds it free) or when `percent` is 0 (jobs may use everything). Never more
+/// than `capacity`.
 pub fn interactive_reserve(capacity: u32, percent: u32) -> u32 {
-    if capacity <= 1 {
+    if capacity <= 1 || percent == 0 {
         return 0;
     }
     let reserve = (u64::from(capacity) * u64::from(percent)).div_ceil(100);
@@ -430,7 +431,8 @@ mod tests {
         assert_eq!(interactive_reserve(60, 10), 6);
         assert_eq!(interactive_reserve(4, 10), 1);
         assert_eq!(interactive_reserve(11, 10), 2);
-        assert_eq!(interactive_reserve(2, 0), 1);
+        assert_eq!(interactive_reserve(2, 1), 1);
+        assert_eq!(interactive_reserve(60, 0), 0);
         assert_eq!(interactive_reserve(1, 10), 0);
         assert_eq!(interactive_reserve(5, 300), 5);
     }
