@@ -3,11 +3,11 @@
 //! to a file. Ctrl-C stops the watching only; the job keeps running on the server.
 
 pub mod client;
+pub mod job;
 pub mod output;
 pub mod watch;
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::ExitCode;
@@ -17,8 +17,9 @@ use futures::FutureExt;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use client::{Client, ClientError, CreateJob, Job, JobResult, JobState};
-use output::{Format, ResultsWriter, Tally};
+use client::{Client, ClientError};
+use job::{CreateJob, Job, JobResult, JobState};
+use output::{Format, OutputError, ResultsFile, Tally};
 use watch::{Progress, POLL_INTERVAL};
 
 /// Results asked for per page (the API's maximum).
@@ -102,14 +103,14 @@ enum Failure {
     Usage(String),
     #[error(transparent)]
     Server(#[from] ClientError),
-    #[error("cannot write {path}: {error}")]
-    Output { path: String, error: io::Error },
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 impl Failure {
     fn exit(&self) -> Exit {
         match self {
-            Failure::Usage(_) | Failure::Output { .. } => Exit::Usage,
+            Failure::Usage(_) | Failure::Output(_) => Exit::Usage,
             Failure::Server(_) => Exit::Server,
         }
     }
@@ -322,61 +323,6 @@ fn shell_word(word: &str) -> String {
         word.to_owned()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// The results file being written; removed again unless it was written to the end.
-struct ResultsFile {
-    path: PathBuf,
-    writer: Option<ResultsWriter<BufWriter<File>>>,
-    complete: bool,
-}
-
-impl ResultsFile {
-    /// Creates the file before anything is submitted, so a bad path fails early.
-    fn create(path: &Path, format: Format) -> Result<ResultsFile, Failure> {
-        let failure = |error| Failure::Output {
-            path: path.display().to_string(),
-            error,
-        };
-        let file = File::create(path).map_err(failure)?;
-        let writer = ResultsWriter::new(BufWriter::new(file), format).map_err(failure)?;
-        Ok(ResultsFile {
-            path: path.to_owned(),
-            writer: Some(writer),
-            complete: false,
-        })
-    }
-
-    fn write(&mut self, raw: &serde_json::Value, result: &JobResult) -> Result<(), Failure> {
-        match self.writer.as_mut() {
-            Some(writer) => writer.write(raw, result).map_err(|e| self.failure(e)),
-            None => Ok(()),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), Failure> {
-        if let Some(writer) = self.writer.take() {
-            writer.finish().map_err(|e| self.failure(e))?;
-        }
-        self.complete = true;
-        Ok(())
-    }
-
-    fn failure(&self, error: io::Error) -> Failure {
-        Failure::Output {
-            path: self.path.display().to_string(),
-            error,
-        }
-    }
-}
-
-impl Drop for ResultsFile {
-    fn drop(&mut self) {
-        if !self.complete {
-            self.writer = None;
-            let _ = std::fs::remove_file(&self.path);
-        }
     }
 }
 

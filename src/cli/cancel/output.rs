@@ -4,12 +4,13 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, Write};
-use std::path::Path;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::client::{Job, JobResult};
+use super::job::{Job, JobResult};
 
 /// The header of the CSV output.
 pub const CSV_HEADER: &str = "code,vendor,status,queued,error_code,error_message,retryable";
@@ -76,6 +77,75 @@ impl<W: Write> ResultsWriter<W> {
         }
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// A results file that could not be created or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {error}")]
+pub struct OutputError {
+    /// The file.
+    pub path: String,
+    /// Why.
+    pub error: io::Error,
+}
+
+/// The results file being written; removed again unless it was written to the end (after
+/// Ctrl-C or an error, a partial file would look like every result).
+#[derive(Debug)]
+pub struct ResultsFile {
+    path: PathBuf,
+    writer: Option<ResultsWriter<BufWriter<File>>>,
+    complete: bool,
+}
+
+impl ResultsFile {
+    /// Creates the file (before anything is submitted, so a bad path fails early).
+    pub fn create(path: &Path, format: Format) -> Result<ResultsFile, OutputError> {
+        let failure = |error| OutputError {
+            path: path.display().to_string(),
+            error,
+        };
+        let file = File::create(path).map_err(failure)?;
+        let writer = ResultsWriter::new(BufWriter::new(file), format).map_err(failure)?;
+        Ok(ResultsFile {
+            path: path.to_owned(),
+            writer: Some(writer),
+            complete: false,
+        })
+    }
+
+    /// Writes one result (see [`ResultsWriter::write`]).
+    pub fn write(&mut self, raw: &Value, result: &JobResult) -> Result<(), OutputError> {
+        match self.writer.as_mut() {
+            Some(writer) => writer.write(raw, result).map_err(|e| self.failure(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the file; from now on it is kept.
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        if let Some(writer) = self.writer.take() {
+            writer.finish().map_err(|e| self.failure(e))?;
+        }
+        self.complete = true;
+        Ok(())
+    }
+
+    fn failure(&self, error: io::Error) -> OutputError {
+        OutputError {
+            path: self.path.display().to_string(),
+            error,
+        }
+    }
+}
+
+impl Drop for ResultsFile {
+    fn drop(&mut self) {
+        if !self.complete {
+            self.writer = None;
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -169,7 +239,7 @@ pub fn outcome_table(job: &Job, tally: &Tally) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::cancel::client::ResultError;
+    use crate::cli::cancel::job::ResultError;
     use serde_json::json;
 
     fn failed(code: &str, error: &str, message: &str, retryable: bool) -> JobResult {
@@ -263,5 +333,29 @@ mod tests {
         );
         assert!(table.ends_with("success 1, failed 3\n"), "{table}");
         assert!(!table.contains("waiting"), "{table}");
+    }
+
+    #[test]
+    fn a_results_file_is_kept_when_finished_and_removed_when_dropped_before() {
+        let dir = std::env::temp_dir();
+        let unique = uuid::Uuid::new_v4().simple();
+        let kept = dir.join(format!("signgate-results-kept-{unique}.csv"));
+        let dropped = dir.join(format!("signgate-results-dropped-{unique}.csv"));
+        let result = failed("Z1", "not_found", "gone", false);
+        let mut file = ResultsFile::create(&kept, Format::Csv).unwrap();
+        file.write(&json!({}), &result).unwrap();
+        file.finish().unwrap();
+        drop(file);
+        let partial = ResultsFile::create(&dropped, Format::Csv).unwrap();
+        assert!(dropped.exists());
+        drop(partial);
+
+        let text = std::fs::read_to_string(&kept).unwrap();
+        let _ = std::fs::remove_file(&kept);
+        assert_eq!(
+            text,
+            format!("{CSV_HEADER}\nZ1,zapsign,failed,false,not_found,gone,false\n")
+        );
+        assert!(!dropped.exists(), "an unfinished file is removed");
     }
 }

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::client::{Client, ClientError, Job};
+use super::client::{Client, ClientError};
+use super::job::Job;
 
 /// How often the job is read.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -73,6 +74,16 @@ impl Progress {
     /// Removes the bar (the table that follows says how the job ended).
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Progress {
+    /// A bar left unfinished (Ctrl-C) is cleared, so what is printed next starts on a line
+    /// of its own (the terminal's echo of ^C has moved the cursor under indicatif).
+    fn drop(&mut self) {
+        if !self.bar.is_finished() {
+            self.bar.finish_and_clear();
+        }
     }
 }
 
@@ -183,7 +194,7 @@ mod tests {
     #[test]
     fn a_finished_job_is_not_polled_again() {
         let mut job = running();
-        job.state = super::super::client::JobState::Done;
+        job.state = super::super::job::JobState::Done;
         let client = Client::new("http://127.0.0.1:1", "k".to_owned().into()).unwrap();
         let mut progress = Progress::plain(Duration::from_secs(3600));
         let runtime = tokio::runtime::Builder::new_current_thread()
