@@ -24,11 +24,13 @@
 //! Request-level failures are `error::ApiError`;
 //! vendor failures are `vendors::UpstreamError` and become a document's outcome.
 //! Beside the request path, `simulator` plays every vendor (state, latency, faults) for
-//! tests and benchmarks, and `demo` wires it to the gateway for `signgate demo`.
+//! tests and benchmarks, and `demo` wires it to the gateway for `signgate demo`. `cli` holds
+//! the commands for people that use the HTTP API (`signgate cancel`, for bulk jobs).
 
 pub mod audit;
 pub mod auth;
 pub mod cancellation;
+pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod idempotency;

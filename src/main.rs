@@ -1,4 +1,4 @@
-//! The `signgate` command line: serve, demo, simulate, check-config, healthcheck.
+//! The `signgate` command line: serve, demo, simulate, check-config, healthcheck, cancel.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +51,11 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/livez")]
         url: String,
     },
+    /// Submit a bulk cancellation job to a running gateway and watch it to the end (or watch
+    /// one submitted before, with --watch). Exit codes: 0 every document cancelled, 1 some
+    /// not, or the job was cancelled, 2 usage or configuration error, 3 the server cannot be
+    /// reached or answered an error, 130 Ctrl-C (the job keeps running).
+    Cancel(signgate::cli::cancel::CancelArgs),
 }
 
 /// Options of `signgate simulate`. Shares are fractions of calls, from 0 to 1.
@@ -122,10 +127,12 @@ fn main() -> ExitCode {
             Command::Simulate(args) => simulate(args).await,
             Command::CheckConfig { config } => check_config(config),
             Command::Healthcheck { url } => healthcheck(&url).await,
+            Command::Cancel(args) => return Ok(signgate::cli::cancel::run(args).await),
         }
+        .map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("signgate: {e:#}");
             ExitCode::FAILURE
