@@ -221,11 +221,12 @@ impl Lane {
         docs.into_iter()
             .zip(&plan)
             .map(|(doc, result)| {
-                let readable = result
-                    .vendor
-                    .as_ref()
-                    .and_then(|v| gateway.vendor(v.as_str()))
-                    .is_some_and(|v| v.can_read_status());
+                // A code whose vendor could not be found was sent to no one: safe to retry.
+                let readable = result.vendor.as_ref().is_none_or(|v| {
+                    gateway
+                        .vendor(v.as_str())
+                        .is_some_and(|v| v.can_read_status())
+                });
                 decide(doc, result, readable, now, jobs)
             })
             .collect()
