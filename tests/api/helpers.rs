@@ -2,8 +2,10 @@
 //! `signgate::vendors::conformance::all()`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use signgate::settings::Settings;
@@ -187,4 +189,33 @@ pub fn refused_address() -> String {
     let address = listener.local_addr().expect("address");
     drop(listener);
     format!("http://{address}")
+}
+
+/// Polls `check` every 100 ms for at most 20 s.
+pub async fn wait_until<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The sum of the samples of metric `name` whose labels include every one of `labels`.
+pub async fn metric(address: &str, name: &str, labels: &[&str]) -> f64 {
+    let text = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

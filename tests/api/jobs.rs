@@ -56,7 +56,31 @@ impl Accept {
     }
 }
 
+/// The job endpoints of one gateway, in this process or another.
+pub struct Jobs {
+    client: reqwest::Client,
+    address: String,
+}
+
 impl TestApp {
+    pub fn jobs(&self) -> Jobs {
+        Jobs::at(&self.address.to_string())
+    }
+}
+
+impl Jobs {
+    /// The job endpoints of the gateway listening on `address`.
+    pub fn at(address: &str) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            address: address.to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
     /// `POST /documents/cancel/jobs`.
     pub async fn create_job(&self, body: &Value, key: Option<&str>) -> reqwest::Response {
         let request = self
@@ -146,7 +170,7 @@ async fn a_job_larger_than_max_documents_runs_to_the_end_and_pages_its_results()
 
     let sync = app.cancel(&job_body(&codes)).await;
     assert_eq!(sync.status(), 400, "a request holds at most max_documents");
-    let response = app.create_job(&job_body(&codes), None).await;
+    let response = app.jobs().create_job(&job_body(&codes), None).await;
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"]
         .to_str()
@@ -161,8 +185,8 @@ async fn a_job_larger_than_max_documents_runs_to_the_end_and_pages_its_results()
         "no summary before the end: {created}"
     );
 
-    let job = app.wait_ended(id, Duration::from_secs(30)).await;
-    let (results, pages) = app.all_results(id, 100).await;
+    let job = app.jobs().wait_ended(id, Duration::from_secs(30)).await;
+    let (results, pages) = app.jobs().all_results(id, 100).await;
 
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(job["counts"]["cancelled"], 250, "{job}");
@@ -228,7 +252,7 @@ async fn a_job_is_validated_like_a_cancel_and_its_callback_host_must_be_listed()
         ),
     ];
     for (body, code, message) in cases {
-        let response = app.create_job(&body, None).await;
+        let response = app.jobs().create_job(&body, None).await;
         assert_eq!(response.status(), 400, "{body}");
         let error: Value = response.json().await.expect("json");
         assert_eq!(error["error"]["code"], code, "{body}: {error}");
@@ -236,14 +260,14 @@ async fn a_job_is_validated_like_a_cancel_and_its_callback_host_must_be_listed()
         assert!(text.starts_with(message), "{body}: {error}");
     }
     let too_many = tokens(10_001);
-    let response = app.create_job(&job_body(&too_many), None).await;
+    let response = app.jobs().create_job(&job_body(&too_many), None).await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.expect("json");
     assert_eq!(error["error"]["code"], "too_many_documents", "{error}");
 
     let listed = json!({"codes": ["A1"], "message": MESSAGE, "email": EMAIL,
         "callback_url": "https://hooks.example/signgate"});
-    assert_eq!(app.create_job(&listed, None).await.status(), 202);
+    assert_eq!(app.jobs().create_job(&listed, None).await.status(), 202);
 }
 
 #[tokio::test]
@@ -252,14 +276,15 @@ async fn the_same_idempotency_key_and_body_give_the_same_job_and_another_body_is
     Accept::default().mount(app.vendor("zapsign")).await;
     let body = job_body(&tokens(3));
 
-    let first = app.create_job(&body, Some("job-key-1")).await;
+    let first = app.jobs().create_job(&body, Some("job-key-1")).await;
     assert_eq!(first.status(), 202);
     let first: Value = first.json().await.expect("json");
-    let again = app.create_job(&body, Some("job-key-1")).await;
+    let again = app.jobs().create_job(&body, Some("job-key-1")).await;
     assert_eq!(again.status(), 202);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.expect("json");
     let other = app
+        .jobs()
         .create_job(&job_body(&tokens(4)), Some("job-key-1"))
         .await;
 
@@ -275,7 +300,7 @@ async fn an_unknown_job_is_404_with_the_error_body() {
         (reqwest::Method::GET, "/documents/cancel/jobs/nope/results"),
         (reqwest::Method::DELETE, "/documents/cancel/jobs/nope"),
     ] {
-        let (status, body) = app.job_call(method, path).await;
+        let (status, body) = app.jobs().job_call(method, path).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(body["error"]["code"], "not_found", "{body}");
     }
@@ -288,15 +313,15 @@ async fn unroutable_codes_end_at_once_and_the_rest_runs() {
     let mut codes = tokens(2);
     codes.push("nobody:X1".to_owned());
 
-    let id = app.job_id(&job_body(&codes)).await;
-    let job = app.wait_ended(&id, Duration::from_secs(20)).await;
+    let id = app.jobs().job_id(&job_body(&codes)).await;
+    let job = app.jobs().wait_ended(&id, Duration::from_secs(20)).await;
 
     assert_eq!(job["summary"]["success"], 2, "{job}");
     assert_eq!(
         job["summary"]["errors"],
         json!({"cant": 1, "documents": ["nobody:X1"]})
     );
-    let (results, _) = app.all_results(&id, 10).await;
+    let (results, _) = app.jobs().all_results(&id, 10).await;
     assert_eq!(results[2]["error"]["code"], "unknown_vendor", "{results:?}");
 }
 
@@ -311,9 +336,9 @@ async fn a_low_rate_limit_spreads_a_job_over_windows_and_never_exceeds_it() {
     let accept = Accept::default();
     accept.mount(app.vendor("zapsign")).await;
 
-    let id = app.job_id(&job_body(&tokens(5))).await;
-    let running = app.job(&id).await;
-    let job = app.wait_ended(&id, Duration::from_secs(150)).await;
+    let id = app.jobs().job_id(&job_body(&tokens(5))).await;
+    let running = app.jobs().job(&id).await;
+    let job = app.jobs().wait_ended(&id, Duration::from_secs(150)).await;
 
     let times = accept.times();
     assert_eq!(job["counts"]["cancelled"], 5, "{job}");
@@ -348,12 +373,12 @@ async fn synchronous_requests_are_served_while_a_job_runs_for_the_same_vendor() 
     let accept = Accept::default();
     accept.mount(app.vendor("zapsign")).await;
     let codes = tokens(60);
-    let id = app.job_id(&job_body(&codes[..50])).await;
+    let id = app.jobs().job_id(&job_body(&codes[..50])).await;
     // Let the job take its share of the minute.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let answer = app.cancel_ok(&body_for(&[codes[55].as_str()])).await;
-    let job = app.job(&id).await;
+    let job = app.jobs().job(&id).await;
 
     assert_eq!(answer["results"][0]["status"], "cancelled", "{answer}");
     assert_eq!(job["state"], "running", "{job}");
@@ -394,8 +419,8 @@ async fn a_vendor_down_for_a_while_and_back_gets_every_document_cancelled() {
         .mount(app.vendor("zapsign"))
         .await;
 
-    let id = app.job_id(&job_body(&tokens(4))).await;
-    let job = app.wait_ended(&id, Duration::from_secs(60)).await;
+    let id = app.jobs().job_id(&job_body(&tokens(4))).await;
+    let job = app.jobs().wait_ended(&id, Duration::from_secs(60)).await;
 
     assert_eq!(job["counts"]["cancelled"], 4, "{job}");
     assert_eq!(job["summary"]["success"], 4, "{job}");
@@ -416,23 +441,24 @@ async fn delete_mid_job_aborts_the_documents_not_sent() {
     .await;
     let accept = Accept::default();
     accept.mount(app.vendor("zapsign")).await;
-    let id = app.job_id(&job_body(&tokens(6))).await;
+    let id = app.jobs().job_id(&job_body(&tokens(6))).await;
     for _ in 0..100 {
-        if app.job(&id).await["counts"]["cancelled"] == 2 {
+        if app.jobs().job(&id).await["counts"]["cancelled"] == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     let (status, stopped) = app
+        .jobs()
         .job_call(
             reqwest::Method::DELETE,
             &format!("/documents/cancel/jobs/{id}"),
         )
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let job = app.job(&id).await;
-    let (results, _) = app.all_results(&id, 10).await;
+    let job = app.jobs().job(&id).await;
+    let (results, _) = app.jobs().all_results(&id, 10).await;
 
     assert_eq!(status, 200, "{stopped}");
     assert_eq!(stopped["state"], "cancelled", "{stopped}");
@@ -506,15 +532,15 @@ async fn the_callback_is_signed_retried_after_a_500_and_each_attempt_counted() {
     let mut body = job_body(&tokens(2));
     body["callback_url"] = json!(format!("{}/hooks/signgate", receiver_server.uri()));
 
-    let id = app.job_id(&body).await;
-    app.wait_ended(&id, Duration::from_secs(20)).await;
+    let id = app.jobs().job_id(&body).await;
+    app.jobs().wait_ended(&id, Duration::from_secs(20)).await;
     let until = Instant::now() + Duration::from_secs(20);
     while receiver.0.lock().expect("lock").len() < 2 {
         assert!(Instant::now() < until, "the callback was not retried");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let job = app.job(&id).await;
+    let job = app.jobs().job(&id).await;
 
     let seen = receiver.0.lock().expect("lock").clone();
     for request in &seen {

@@ -31,6 +31,7 @@ mod discovery;
 mod durability;
 mod helpers;
 mod http_errors;
+mod job_crashes;
 mod jobs;
 mod monitoring;
 mod process;

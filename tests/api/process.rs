@@ -45,6 +45,16 @@ impl Gateway {
         }
     }
 
+    /// Starts `signgate serve` and waits until it listens; returns it with its address.
+    pub fn listening(vars: &[(String, String)]) -> (Self, String) {
+        let mut gateway = Self::start(vars);
+        let address = gateway.wait_for("signgate is listening.")["address"]
+            .as_str()
+            .expect("address")
+            .to_owned();
+        (gateway, address)
+    }
+
     /// Waits for a log line whose `message` field is `message`.
     pub fn wait_for(&mut self, message: &str) -> Value {
         loop {

@@ -29,21 +29,11 @@ on_both_stores!(
 );
 
 /// The variables of a gateway with a short deadline on `store`, wired to these mocks.
-fn vars(vendors: &MockVendors, store: &str) -> Vec<(String, String)> {
+pub fn vars(vendors: &MockVendors, store: &str) -> Vec<(String, String)> {
     let mut vars = base_vars(vendors);
     vars.extend(short_deadline(DEADLINE_MS, 1000));
     vars.insert("SIGNGATE__STORE__URL".to_owned(), store.to_owned());
     vars.into_iter().collect()
-}
-
-/// Starts a gateway process and returns it with its address.
-fn start(vars: &[(String, String)]) -> (Gateway, String) {
-    let mut gateway = Gateway::start(vars);
-    let address = gateway.wait_for("signgate is listening.")["address"]
-        .as_str()
-        .expect("address")
-        .to_owned();
-    (gateway, address)
 }
 
 fn cancel_request(address: &str, body: &Value, key: Option<&str>) -> reqwest::RequestBuilder {
@@ -67,7 +57,7 @@ async fn crash_mid_call(
     route: &str,
     calls: usize,
 ) {
-    let (mut gateway, address) = start(vars);
+    let (mut gateway, address) = Gateway::listening(vars);
     let request = tokio::spawn(cancel_request(&address, body, key).send());
     wait_until("the vendor receives the cancel", || async {
         calls_to(vendor, route).await >= calls
@@ -88,22 +78,7 @@ async fn calls_to(server: &MockServer, route: &str) -> usize {
         .count()
 }
 
-/// Polls `check` every 100 ms for at most 20 s.
-async fn wait_until<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
-async fn history(address: &str, code: &str) -> Value {
+pub async fn history(address: &str, code: &str) -> Value {
     reqwest::Client::new()
         .get(format!("http://{address}/documents/cancellations"))
         .query(&[("code", code)])
@@ -140,19 +115,6 @@ fn hanging_refuse() -> Mock {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
 }
 
-async fn metric(address: &str, name: &str, labels: &[&str]) -> f64 {
-    let text = reqwest::get(format!("http://{address}/metrics"))
-        .await
-        .expect("answer")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 async fn a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_replays_it(
     store: &str,
 ) {
@@ -164,7 +126,7 @@ async fn a_cancel_applied_before_a_crash_is_recovered_cancelled_and_its_key_repl
     let body = body_for(&[TOKEN]);
     crash_mid_call(&vars, &body, Some(KEY), zapsign, "/api/v1/refuse/", 1).await;
 
-    let (mut restarted, address) = start(&vars);
+    let (mut restarted, address) = Gateway::listening(&vars);
     let row = recovered_row(&address, TOKEN).await;
     let retry = cancel_request(&address, &body, Some(KEY))
         .send()
@@ -222,7 +184,7 @@ async fn a_cancel_received_but_never_applied_is_sent_once_more_by_recovery(store
     )
     .await;
 
-    let (mut restarted, address) = start(&vars);
+    let (mut restarted, address) = Gateway::listening(&vars);
     let row = recovered_row(&address, TOKEN).await;
     restarted.terminate();
     let (code, output) = restarted.finish();
@@ -299,7 +261,7 @@ async fn without_a_status_read_an_interrupted_document_ends_interrupted(store: &
     )
     .await;
 
-    let (mut restarted, address) = start(&vars);
+    let (mut restarted, address) = Gateway::listening(&vars);
     let row = recovered_row(&address, "TR99AQMY31").await;
     let replay: Value = cancel_request(&address, &body, Some(KEY))
         .send()
@@ -379,8 +341,8 @@ async fn two_replicas_recover_each_interrupted_document_exactly_once() {
     )
     .await;
 
-    let (mut first, first_address) = start(&vars);
-    let (mut second, second_address) = start(&vars);
+    let (mut first, first_address) = Gateway::listening(&vars);
+    let (mut second, second_address) = Gateway::listening(&vars);
     for token in &tokens {
         recovered_row(&first_address, token).await;
     }
