@@ -266,12 +266,13 @@ pub fn decide(
     let deferred = code == Some(ErrorCode::DeadlineExceeded)
         && result.vendor_calls == 0
         && !result.outcome_unknown;
+    // The vendor a search found is kept: the row's next slice goes straight to it.
+    row.vendor
+        .clone_from(&result.vendor.as_ref().map(|v| v.as_str().to_owned()));
+    row.vendor_code.clone_from(&result.vendor_code);
     if deferred {
         // Nothing was sent: the row is as it was, due again in a moment.
         row.status = RowStatus::Waiting;
-        row.vendor
-            .clone_from(&result.vendor.as_ref().map(|v| v.as_str().to_owned()));
-        row.vendor_code.clone_from(&result.vendor_code);
         return SliceOutcome {
             row,
             attempts,

@@ -2,12 +2,15 @@
 //! (UUIDs), the owner found by a status read at each candidate in order, remembered in the
 //! store for every replica, and the failures that must not guess.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use signgate::vendors::zapsign::conformance::BASE_PATH;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate, Times};
 
 use crate::helpers::*;
+use crate::jobs::{job_body, FAST};
 use crate::scratch::Scratch;
 
 const CODE: &str = "5d7e8f90-1111-4222-8333-444455556666";
@@ -26,16 +29,24 @@ vendors = ["zapsign", "zapsign_b"]
 /// A gateway with the two candidates, the second one on `second` (with a token unless
 /// `token` is empty), on the store at `store`.
 async fn spawn(second: &MockServer, token: &str, store: &str) -> TestApp {
+    spawn_with(second, token, store, &[]).await
+}
+
+/// `spawn`, with these settings too.
+async fn spawn_with(
+    second: &MockServer,
+    token: &str,
+    store: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let base = format!("{}{BASE_PATH}", second.uri());
-    spawn_app_configured(
-        Some(TWO_CANDIDATES),
-        &[
-            ("SIGNGATE__VENDORS__ZAPSIGN_B__BASE_URL", &base),
-            ("SIGNGATE__VENDORS__ZAPSIGN_B__API_TOKEN", token),
-            ("SIGNGATE__STORE__URL", store),
-        ],
-    )
-    .await
+    let mut vars = vec![
+        ("SIGNGATE__VENDORS__ZAPSIGN_B__BASE_URL", base.as_str()),
+        ("SIGNGATE__VENDORS__ZAPSIGN_B__API_TOKEN", token),
+        ("SIGNGATE__STORE__URL", store),
+    ];
+    vars.extend_from_slice(extra);
+    spawn_app_configured(Some(TWO_CANDIDATES), &vars).await
 }
 
 /// Mounts ZapSign's status read of `CODE` answering `status` (`pending` in a JSON body for a
@@ -136,6 +147,42 @@ async fn a_candidate_that_cannot_answer_fails_the_code_retryably_instead_of_gues
     assert_eq!(result["error"]["retryable"], true, "{answer}");
     let owner = app.store.code_owner(CODE).await.expect("the store answers");
     assert_eq!(owner, None, "nothing is remembered from a failed search");
+}
+
+#[tokio::test]
+async fn a_job_code_whose_search_failed_was_sent_to_no_one_and_is_searched_again() {
+    // Arrange: the first candidate is down for one call, then says the code is not its own.
+    let second = MockServer::start().await;
+    let scratch = Scratch::sqlite();
+    let one_attempt = ("SIGNGATE__VENDORS__ZAPSIGN__MAX_ATTEMPTS", "1");
+    let app = spawn_with(
+        &second,
+        "zs-second-token",
+        &scratch.url,
+        &[FAST, one_attempt],
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{BASE_PATH}/docs/{CODE}/")))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(app.vendor("zapsign"))
+        .await;
+    status_read(app.vendor("zapsign"), 404, 1).await;
+    status_read(&second, 200, 1).await;
+    refuse(app.vendor("zapsign"), 0).await;
+    refuse(&second, 1).await;
+
+    // Act
+    let id = app.jobs().job_id(&job_body(&[CODE.to_owned()])).await;
+    let job = app.jobs().wait_ended(&id, Duration::from_secs(30)).await;
+
+    // Assert
+    assert_eq!(job["summary"]["success"], 1, "{job}");
+    let (results, _) = app.jobs().all_results(&id, 10).await;
+    assert_eq!(results[0]["vendor"], "zapsign_b", "{results:?}");
+    assert_eq!(results[0]["status"], "cancelled", "{results:?}");
 }
 
 #[tokio::test]
