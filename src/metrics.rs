@@ -132,7 +132,7 @@ pub fn recovered_document(vendor: &str, status: &'static str) {
     .increment(1);
 }
 
-/// Rows deleted by the retention purge, of one table (`audit_events`, `code_owners`).
+/// Rows deleted by the retention purge, of one table (`audit_events`, `code_owners`, `jobs`).
 pub fn audit_rows_purged(table: &'static str) -> ::metrics::Counter {
     ::metrics::counter!("signgate_audit_rows_purged_total", "table" => table)
 }

@@ -1,5 +1,6 @@
 //! Retention of the audit trail: a background task deletes audit rows (and remembered code
-//! owners) older than `store.audit_retention_days`, in small batches with a pause between
+//! owners, and bulk jobs once their documents are gone) older than
+//! `store.audit_retention_days`, in small batches with a pause between
 //! them, so the cancels that share the database (SQLite has one writer) keep going. Rows a
 //! recovery still needs are kept whatever their age (the store decides which: `purge_audit`).
 //! Every replica runs the task; deleting the same rows concurrently is harmless.
@@ -64,6 +65,8 @@ pub struct Purged {
     pub audit_rows: u64,
     /// Remembered code owners deleted.
     pub code_owners: u64,
+    /// Ended bulk jobs deleted (with their callback attempts).
+    pub jobs: u64,
     /// Delete statements run, on both tables.
     pub statements: u32,
     /// Time spent in those statements (the rest of a purge is pauses).
@@ -71,7 +74,8 @@ pub struct Purged {
 }
 
 /// Deletes, batch after batch, the audit rows received and the code owners found before
-/// `now - retention` (audit rows only where recovery no longer needs them at `now`); with no
+/// `now - retention` (audit rows only where recovery no longer needs them at `now`), then the
+/// jobs that ended before it and have no document left (`JobStore::purge_jobs`); with no
 /// retention (0 days) it deletes nothing. Each table is done when a statement deletes nothing:
 /// a replica purging at the same time may take some rows of a batch, never stop this one early.
 pub async fn purge(
@@ -93,11 +97,17 @@ pub async fn purge(
         store.purge_owners(before, batch)
     })
     .await?;
+    // After the audit rows: a job goes once its documents have.
+    let jobs = drain(pace, metrics::audit_rows_purged("jobs"), || {
+        store.purge_jobs(before, batch)
+    })
+    .await?;
     Ok(Purged {
         audit_rows: audit.rows,
         code_owners: owners.rows,
-        statements: audit.statements + owners.statements,
-        busy: audit.busy + owners.busy,
+        jobs: jobs.rows,
+        statements: audit.statements + owners.statements + jobs.statements,
+        busy: audit.busy + owners.busy + jobs.busy,
     })
 }
 
@@ -166,14 +176,15 @@ pub fn spawn(store: Arc<dyn Store>, settings: &StoreSettings) -> JoinHandle<()> 
 async fn run_once(store: &dyn Store, retention: Option<Duration>, days: u64) {
     let started = std::time::Instant::now();
     match purge(store, retention, Timestamp::now(), Pace::default()).await {
-        Ok(purged) if purged.audit_rows + purged.code_owners > 0 => tracing::info!(
+        Ok(purged) if purged.audit_rows + purged.code_owners + purged.jobs > 0 => tracing::info!(
             audit_rows = purged.audit_rows,
             code_owners = purged.code_owners,
+            jobs = purged.jobs,
             statements = purged.statements,
             busy_ms = purged.busy.as_millis() as u64,
             retention_days = days,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "Purged audit rows and code owners older than the retention."
+            "Purged audit rows, code owners and jobs older than the retention."
         ),
         Ok(_) => tracing::debug!(
             retention_days = days,

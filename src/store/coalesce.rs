@@ -304,6 +304,10 @@ impl JobStore for Coalescing {
     async fn job_gauges(&self) -> Result<JobGauges, StoreError> {
         self.inner.job_gauges().await
     }
+
+    async fn purge_jobs(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.inner.purge_jobs(before, batch).await
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +382,10 @@ mod tests {
             Err(StoreError::Closed)
         }
         async fn job_gauges(&self) -> Result<JobGauges, StoreError> {
+            Err(StoreError::Closed)
+        }
+
+        async fn purge_jobs(&self, _: Timestamp, _: u32) -> Result<u64, StoreError> {
             Err(StoreError::Closed)
         }
     }

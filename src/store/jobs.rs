@@ -267,6 +267,11 @@ pub trait JobStore: Send + Sync {
 
     /// Jobs by state and waiting documents by vendor.
     async fn job_gauges(&self) -> Result<JobGauges, StoreError>;
+
+    /// Deletes at most `batch` jobs that ended before `before`, whose callback is not waiting
+    /// for a delivery and whose documents the audit purge has already deleted, with their
+    /// callback attempts; oldest first, in one statement. Says how many went.
+    async fn purge_jobs(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
 }
 
 /// The columns of `jobs`, in `JobRow`'s order.
@@ -377,6 +382,26 @@ UPDATE jobs SET state = 'cancelled', finished_at = $2,
     callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END,
     callback_next_at = $2
 WHERE id = $1 AND state IN ('queued', 'running')";
+
+/// A job that may go at `$1` (the retention's horizon): ended before it, its callback not
+/// waiting for a delivery, its documents already purged from the trail.
+macro_rules! purgeable_job {
+    () => {
+        "state IN ('done', 'cancelled') AND finished_at < $1 \
+         AND (callback_state IS NULL OR callback_state <> 'pending') \
+         AND NOT EXISTS (SELECT 1 FROM audit_events WHERE attempt_id = jobs.id)"
+    };
+}
+
+/// Deletes at most `$2` jobs `purgeable_job!` at `$1`, oldest first; their callback attempts
+/// go with them (`ON DELETE CASCADE`). Jobs are few (one per bulk request), so the pick reads
+/// the table without an index of its own; the outer test is repeated as in `PURGE_AUDIT`.
+pub(super) const PURGE_JOBS: &str = concat!(
+    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE ",
+    purgeable_job!(),
+    " ORDER BY finished_at LIMIT $2) AND ",
+    purgeable_job!()
+);
 
 /// Ends at `$2` the `waiting` documents of job `$1` if it was cancelled, with message `$3`.
 pub(super) const ABORT_WAITING: &str = "\
@@ -922,6 +947,20 @@ macro_rules! pool_job_store {
                         .collect(),
                     waiting: waiting.into_iter().map(|(v, n)| (v, count(n))).collect(),
                 })
+            }
+
+            async fn purge_jobs(
+                &self,
+                before: $crate::store::Timestamp,
+                batch: u32,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let purged = sqlx::query($crate::store::jobs::PURGE_JOBS)
+                    .bind(before.as_millis())
+                    .bind(i64::from(batch))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("purge old jobs"))?;
+                Ok(purged.rows_affected())
             }
         }
     };

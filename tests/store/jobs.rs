@@ -454,3 +454,79 @@ pub async fn job_rows_are_left_to_the_runner_by_recovery_and_kept_by_the_purge(h
     let gauges = store.job_gauges().await.expect("gauges");
     assert_eq!(gauges.waiting, vec![("zapsign".to_owned(), 1)]);
 }
+
+pub async fn ended_jobs_go_after_their_documents_and_others_stay(h: &Harness) {
+    let store = &h.store;
+    let settled = |id: &str| {
+        let mut rows = rows(id, 1);
+        rows[0].status = RowStatus::Done(Status::Failed);
+        rows[0].error_code = Some(ErrorCode::Unroutable);
+        rows[0].finished_at = Some(T0);
+        rows
+    };
+    for (id, callback) in [("ended", false), ("undelivered", true), ("delivered", true)] {
+        store
+            .create_job(&job(id, 1, callback), &settled(id), None)
+            .await
+            .expect("create");
+    }
+    store
+        .create_job(&job("active", 2, false), &rows("active", 2), None)
+        .await
+        .expect("create");
+    let claimed = store
+        .claim_callbacks("cb", at(1), at(10_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let delivered = CallbackAttempt {
+        at: at(2),
+        status: Some(200),
+        error: None,
+    };
+    assert!(store
+        .record_callback("delivered", "cb", &delivered, CallbackNext::Delivered)
+        .await
+        .expect("record"));
+    let retry = CallbackNext::RetryAt(at(1_000_000_000_000));
+    assert!(store
+        .record_callback("undelivered", "cb", &delivered, retry)
+        .await
+        .expect("record"));
+
+    let day = std::time::Duration::from_secs(86_400);
+    let pace = signgate::retention::Pace {
+        batch: 1,
+        pause: std::time::Duration::ZERO,
+    };
+    let purged = signgate::retention::purge(store.as_ref(), Some(day), at(2_000_000_000), pace)
+        .await
+        .expect("purge");
+
+    assert_eq!(
+        purged.audit_rows, 3,
+        "the settled documents, not the waiting ones"
+    );
+    assert_eq!(purged.jobs, 2);
+    for (id, stays) in [
+        ("ended", false),
+        ("delivered", false),
+        ("undelivered", true),
+        ("active", true),
+    ] {
+        let found = store.job(id).await.expect("read").is_some();
+        assert_eq!(found, stays, "{id}");
+    }
+    assert!(
+        store
+            .callback_attempts("delivered")
+            .await
+            .expect("read")
+            .is_empty(),
+        "attempts go with their job"
+    );
+    assert_eq!(
+        store.job_rows("active", 0, 10).await.expect("rows").len(),
+        2
+    );
+}

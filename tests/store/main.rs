@@ -93,6 +93,7 @@ on_both_stores!(
     jobs::aborting_ends_waiting_documents_and_late_retries,
     jobs::a_callback_is_claimed_once_retried_and_its_attempts_recorded,
     jobs::job_rows_are_left_to_the_runner_by_recovery_and_kept_by_the_purge,
+    jobs::ended_jobs_go_after_their_documents_and_others_stay,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -165,8 +165,9 @@ pub(crate) async fn more_rows_than_a_batch_all_go_in_several_statements(h: &Harn
     let rest = purged(store, now(), PACE).await;
 
     assert_eq!(one_statement, 100);
-    // 100 and 50 audit rows, then one that finds none; one that finds no code owner.
-    assert_eq!((rest.audit_rows, rest.statements), (150, 4));
+    // 100 and 50 audit rows, then one that finds none; one that finds no code owner, one
+    // that finds no job.
+    assert_eq!((rest.audit_rows, rest.statements), (150, 5));
     assert!(!kept(store, "old-0").await && !kept(store, "old-249").await);
     assert!(kept(store, "recent-4").await);
 }
