@@ -98,8 +98,9 @@ pub(super) const ATTEMPT_ROWS: &str = concat!(
 
 /// Which rows a recovery resolves: `$3` now, `$4` stale_before, `$5` unknown_since; queued
 /// cancels whose `confirm_at` has come. A job's unfinished documents (`waiting`, or `pending`
-/// in a slice) are the job runner's: it resumes them itself (src/jobs/runner.rs). Repeated in the outer `WHERE` of `CLAIM_UNSETTLED`,
-/// so a row claimed concurrently is re-checked (and skipped) after its lock is released.
+/// in a slice) are the job runner's: it resumes them itself (src/jobs/runner.rs). Repeated in
+/// the outer `WHERE` of `CLAIM_UNSETTLED`, so a row claimed concurrently is re-checked (and
+/// skipped) after its lock is released.
 macro_rules! unsettled {
     () => {
         "((((status = 'pending' AND job = FALSE) \
