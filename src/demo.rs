@@ -1,5 +1,6 @@
 //! `signgate demo`: the gateway wired to a seeded, in-process vendor simulator, and the
-//! ready-to-paste `curl` commands that show every outcome.
+//! ready-to-paste commands that show every outcome: `curl` requests (`requests`), and a bulk
+//! job with `curl` and with `signgate cancel` (`jobs`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,257 +12,81 @@ use crate::settings::Settings;
 use crate::simulator::{self, SimConfig, Simulator};
 use crate::startup::Application;
 
+mod jobs;
+mod requests;
+
+pub use jobs::{DemoCancel, CANCEL_CODES, JOB, JOB_VAR, KEY_ENV, PROGRAM};
+pub use requests::{
+    DemoRequest, DROP_IN, EMAIL, IDEMPOTENT, MESSAGE, MIXED, STATUS, TYPO, UNKNOWN_ZAPSIGN,
+};
+
 /// The gateway's API key in the demo.
 pub const API_KEY: &str = "demo-key";
 
 /// Where the demo gateway listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-/// One request the demo suggests, kept as data: printed as a `curl` command, run by tests.
+/// One command the demo prints: a `curl` request, or the `signgate cancel` command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DemoRequest {
-    /// What the request shows, one line.
-    pub title: &'static str,
-    /// `GET` or `POST`.
-    pub method: &'static str,
-    /// The gateway path, with its query.
-    pub path: String,
-    /// Request headers, in order.
-    pub headers: Vec<(&'static str, &'static str)>,
-    /// The JSON body, if any.
-    pub body: Option<String>,
-    /// Whether curl prints the status line and headers (`-i`), when they are the point.
-    pub show_headers: bool,
+pub enum DemoCommand {
+    /// A request, printed as `curl`.
+    Curl(DemoRequest),
+    /// `signgate cancel`, printed as run from the checkout (`jobs::PROGRAM`).
+    Cancel(DemoCancel),
 }
 
-impl DemoRequest {
-    /// The `curl` command line for a gateway at `gateway`, quoted for a POSIX shell.
-    pub fn curl(&self, gateway: SocketAddr) -> String {
-        let url = format!("http://{gateway}{}", self.path);
-        // Quoted only when the shell would read it otherwise (a query's `&`).
-        let plain = |c: char| c.is_ascii_alphanumeric() || "/:.-_".contains(c);
-        let url = match url.chars().all(plain) {
-            true => url,
-            false => shell_quote(&url),
-        };
-        let mut parts = vec![format!(
-            "curl -sS{} -X {} {url}",
-            if self.show_headers { "i" } else { "" },
-            self.method,
-        )];
-        for (name, value) in &self.headers {
-            parts.push(format!("-H {}", shell_quote(&format!("{name}: {value}"))));
+impl DemoCommand {
+    /// What the command shows, one line.
+    pub fn title(&self) -> &'static str {
+        match self {
+            DemoCommand::Curl(request) => request.title,
+            DemoCommand::Cancel(cancel) => cancel.title,
         }
-        if let Some(body) = &self.body {
-            parts.push(format!("-d {}", shell_quote(body)));
+    }
+
+    /// The command as printed for a gateway at `gateway`.
+    pub fn printed(&self, gateway: SocketAddr) -> String {
+        match self {
+            DemoCommand::Curl(request) => request.curl(gateway),
+            DemoCommand::Cancel(cancel) => cancel.shell(jobs::PROGRAM, gateway),
         }
-        parts.join(" \\\n  ")
     }
 }
 
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// A ZapSign token the simulator does not know.
-pub const UNKNOWN_ZAPSIGN: &str = "0a1b2c3d-0000-4000-8000-00000000dead";
-
-/// The codes of the mixed request, in order, with the status and error code each gets on a
-/// freshly seeded demo.
-pub const MIXED: [(&str, &str, Option<&str>); 22] = [
-    ("AUCOOPEN01", "cancelled", None),
-    ("0a1b2c3d-0000-4000-8000-000000000001", "cancelled", None),
-    (
-        "zapsign:0a1b2c3d-0000-4000-8000-000000000002",
-        "cancelled",
-        None,
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000101",
-        "already_cancelled",
-        Some("already_cancelled"),
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000201",
-        "failed",
-        Some("already_signed"),
-    ),
-    (
-        "0a1b2c3d-0000-4000-8000-000000000301",
-        "failed",
-        Some("not_cancellable"),
-    ),
-    // Auco refuses without a reason; the status read (the demo has a public key) says why.
-    ("AUCOSIGN01", "failed", Some("already_signed")),
-    (UNKNOWN_ZAPSIGN, "failed", Some("not_found")),
-    // A DocuSign envelope ID is a UUID like ZapSign's tokens: a status read finds its owner.
-    ("d5d5d5d5-0000-4000-8000-000000000001", "cancelled", None),
-    (
-        "docusign:d5d5d5d5-0000-4000-8000-000000000201",
-        "failed",
-        Some("already_signed"),
-    ),
-    (
-        "docusign:d5d5d5d5-0000-4000-8000-000000000301",
-        "failed",
-        Some("not_cancellable"),
-    ),
-    // Dropbox Sign queues the cancel: `cancelled` with `"queued": true`.
-    (
-        "d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50001",
-        "cancelled",
-        None,
-    ),
-    (
-        "dropboxsign:d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d50201",
-        "failed",
-        Some("already_signed"),
-    ),
-    // Clicksign: ENVELOPE_ID:DOCUMENT_ID, routed by its own rule; a 422 settled by a read.
-    (
-        "c1c5c1c5-0000-4000-8000-00000000e001:c1c5c1c5-0000-4000-8000-000000000001",
-        "cancelled",
-        None,
-    ),
-    (
-        "clicksign:c1c5c1c5-0000-4000-8000-00000000e001:c1c5c1c5-0000-4000-8000-000000000201",
-        "failed",
-        Some("already_signed"),
-    ),
-    // A D4Sign document id is a UUID too: a status read finds it; a finished one is signed.
-    ("d4d4d4d4-0000-4000-8000-000000000002", "cancelled", None),
-    (
-        "d4sign:d4d4d4d4-0000-4000-8000-000000000401",
-        "failed",
-        Some("already_signed"),
-    ),
-    // A Yousign id is a UUID too: found by a status read, or sent straight with `yousign:`.
-    ("e5e5e5e5-0000-4000-8000-000000000001", "cancelled", None),
-    (
-        "yousign:e5e5e5e5-0000-4000-8000-000000000201",
-        "failed",
-        Some("already_signed"),
-    ),
-    // Acrobat Sign agreement IDs route by their prefix; a refusal is settled by a status read.
-    (
-        "CBJCHBCAABAAsigngateDemo00000000000000000002",
-        "cancelled",
-        None,
-    ),
-    (
-        "CBJCHBCAABAAsigngateDemo00000000000000000201",
-        "failed",
-        Some("already_signed"),
-    ),
-    ("invoice-42", "failed", Some("unroutable")),
-];
-
-/// The codes of the status read, in order, with the state or error code each gets on a
-/// freshly seeded demo (none of them is cancelled by the other commands).
-pub const STATUS: [(&str, &str); 8] = [
-    ("AUCOOPEN05", "in_progress"),
-    ("AUCODONE01", "cancelled"),
-    ("AUCOSIGN01", "signed"),
-    ("AUCOEXPD01", "closed"),
-    ("0a1b2c3d-0000-4000-8000-000000000005", "in_progress"),
-    ("0a1b2c3d-0000-4000-8000-000000000201", "signed"),
-    (UNKNOWN_ZAPSIGN, "not_found"),
-    ("invoice-42", "unroutable"),
-];
-
-/// The codes of the Auco drop-in cancel: an Auco and a ZapSign document in progress, and a
-/// signed Auco document (its code is listed in `errors.documents`).
-pub const DROP_IN: [&str; 3] = [
-    "AUCOOPEN04",
-    "0a1b2c3d-0000-4000-8000-000000000004",
-    "AUCOSIGN01",
-];
-
 /// The requests the demo prints, in order: the mixed cancel, an idempotent cancel, a status
-/// read, an Auco client's cancel through the drop-in, a bad request, and the liveness probe.
+/// read, an Auco client's cancel through the drop-in, a bad request, a bulk job's creation
+/// and its watch, and the liveness probe.
 pub fn requests() -> Vec<DemoRequest> {
-    let json_post = vec![
-        ("Authorization", "Bearer demo-key"),
-        ("Content-Type", "application/json"),
-    ];
-    // Written by hand to keep the fields in the order docs/api.md shows them.
-    let body = |codes: &[&str]| {
-        let codes = serde_json::to_string(codes).unwrap_or_default();
-        format!(
-            r#"{{"codes": {codes}, "message": "Cancelled from the signgate demo", "email": "ops@example.com"}}"#
-        )
-    };
-    let mixed: Vec<&str> = MIXED.iter().map(|(code, _, _)| *code).collect();
-    let mut idempotent_headers = json_post.clone();
-    idempotent_headers.push(("Idempotency-Key", "demo-request-1"));
-    let status_query: Vec<String> = STATUS
-        .iter()
-        .map(|(code, _)| format!("code={code}"))
-        .collect();
-    vec![
-        DemoRequest {
-            title: "Cancel documents at every vendor; every outcome shows in `results`.",
-            method: "POST",
-            path: "/documents/cancel".into(),
-            headers: json_post.clone(),
-            body: Some(body(&mixed)),
-            show_headers: false,
-        },
-        DemoRequest {
-            title: "With an Idempotency-Key: sending it again replays the first answer.",
-            method: "POST",
-            path: "/documents/cancel".into(),
-            headers: idempotent_headers,
-            body: Some(body(&[
-                "AUCOOPEN02",
-                "0a1b2c3d-0000-4000-8000-000000000003",
-            ])),
-            show_headers: true,
-        },
-        DemoRequest {
-            title: "Read documents' states at whichever vendors hold them.",
-            method: "GET",
-            path: format!("/documents/status?{}", status_query.join("&")),
-            headers: vec![("Authorization", "Bearer demo-key")],
-            body: None,
-            show_headers: false,
-        },
-        DemoRequest {
-            title: "An Auco client's own cancel call, with only the base URL changed (key bare).",
-            method: "POST",
-            path: "/v1.5/ext/document/cancel".into(),
-            headers: vec![
-                ("Authorization", "demo-key"),
-                ("Content-Type", "application/json"),
-            ],
-            body: Some(body(&DROP_IN)),
-            show_headers: false,
-        },
-        DemoRequest {
-            title: "A typo (`code` for `codes`) is refused with a 400 that names the field.",
-            method: "POST",
-            path: "/documents/cancel".into(),
-            headers: json_post,
-            body: Some(body(&["AUCOOPEN03"]).replace("\"codes\"", "\"code\"")),
-            show_headers: true,
-        },
-        DemoRequest {
-            title: "Liveness probe (no API key).",
-            method: "GET",
-            path: "/livez".into(),
-            headers: Vec::new(),
-            body: None,
-            show_headers: false,
-        },
-    ]
+    let mut requests = requests::synchronous();
+    requests.extend([jobs::create(), jobs::watch(), requests::liveness()]);
+    requests
 }
+
+/// Everything the demo prints, in order: the requests, with `signgate cancel` after the
+/// job's watch.
+pub fn commands() -> Vec<DemoCommand> {
+    let mut commands: Vec<DemoCommand> = requests::synchronous()
+        .into_iter()
+        .chain([jobs::create(), jobs::watch()])
+        .map(DemoCommand::Curl)
+        .collect();
+    commands.push(DemoCommand::Cancel(jobs::cancel()));
+    commands.push(DemoCommand::Curl(requests::liveness()));
+    commands
+}
+
+/// How often the demo's idle job lanes look for due documents: often, so a job a reader
+/// creates is under way at once (the default is a second).
+const JOB_POLL_MS: u64 = 200;
 
 /// The gateway's settings for the demo: the defaults, vendors pointed at the simulator at
-/// `simulator` with its credentials, an in-memory store and quiet, readable logs.
+/// `simulator` with its credentials, an in-memory store, job lanes that poll often, and
+/// quiet, readable logs.
 pub fn settings(listen: SocketAddr, simulator: SocketAddr) -> anyhow::Result<Settings> {
     let mut overlay = format!(
         "[server]\nlisten = \"{listen}\"\nshutdown_grace_ms = 5000\n\
          [store]\nurl = \"sqlite::memory:\"\n\
+         [jobs]\npoll_interval_ms = {JOB_POLL_MS}\n\
          [log]\nformat = \"pretty\"\nlevel = \"warn\"\n"
     );
     let mut env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), API_KEY.to_owned())]);
@@ -337,12 +162,12 @@ impl Demo {
             self.simulator.describe(self.simulator_addr),
             simulator::describe_demo_documents(),
         );
-        for (i, request) in requests().iter().enumerate() {
+        for (i, command) in commands().iter().enumerate() {
             text.push_str(&format!(
                 "\n# {}. {}\n{}\n",
                 i + 1,
-                request.title,
-                request.curl(gateway)
+                command.title(),
+                command.printed(gateway)
             ));
         }
         text.push_str("\nDocuments keep their state: run the first command twice to see.\n");
@@ -376,18 +201,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_quote_their_arguments_for_the_shell() {
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let curl = requests()[0].curl(addr);
-        assert!(curl.starts_with("curl -sS -X POST http://127.0.0.1:8080/documents/cancel"));
-        assert!(
-            curl.contains("-H 'Authorization: Bearer demo-key'"),
-            "{curl}"
-        );
-    }
+    use std::collections::BTreeSet;
 
     #[test]
     fn the_demo_settings_point_every_vendor_at_the_simulator_with_its_credentials() {
@@ -402,5 +216,48 @@ mod tests {
             assert!(configured.has_credentials(), "{}", vendor.name());
         }
         assert_eq!(settings.store.url, "sqlite::memory:");
+        assert_eq!(settings.jobs.poll_interval_ms, JOB_POLL_MS);
+    }
+
+    #[test]
+    fn the_job_and_signgate_cancel_send_codes_no_other_printed_command_sends() {
+        let others: BTreeSet<&str> = MIXED
+            .iter()
+            .map(|(code, _, _)| *code)
+            .chain(IDEMPOTENT)
+            .chain(STATUS.iter().map(|(code, _)| *code))
+            .chain(DROP_IN)
+            .collect();
+        let job: BTreeSet<&str> = JOB.iter().map(|(code, _, _)| *code).collect();
+        let cli: BTreeSet<&str> = CANCEL_CODES.into_iter().collect();
+        assert_eq!(job.len(), JOB.len());
+        assert_eq!(cli.len(), CANCEL_CODES.len());
+        // The same document with or without its `vendor:` prefix.
+        let bare = |code: &'static str| match code.split_once(':') {
+            Some((vendor, rest)) if vendor.chars().all(|c| c.is_ascii_lowercase()) => rest,
+            _ => code,
+        };
+        let others: BTreeSet<&str> = others.into_iter().map(bare).collect();
+        for code in job.iter().chain(&cli) {
+            assert!(
+                !others.contains(bare(code)),
+                "{code} is sent by another command"
+            );
+        }
+        assert!(job.iter().all(|code| !cli.contains(code)));
+        assert!(
+            !others.contains(TYPO),
+            "the typo's code is cancelled by no one else"
+        );
+    }
+
+    #[test]
+    fn every_command_is_printed_once_in_order_with_signgate_cancel_after_the_jobs_watch() {
+        let titles: Vec<&str> = commands().iter().map(DemoCommand::title).collect();
+        let requests: Vec<&str> = requests().iter().map(|r| r.title).collect();
+        assert_eq!(titles.len(), requests.len() + 1);
+        let watch = titles.iter().position(|t| *t == jobs::watch().title);
+        assert_eq!(titles.get(watch.unwrap() + 1), Some(&jobs::cancel().title));
+        assert_eq!(titles.last(), Some(&requests::liveness().title));
     }
 }
