@@ -12,11 +12,19 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
-/// A gateway process and the lines it has printed so far.
+/// A gateway process and the lines it has printed so far. Dropped, it is killed: a test that
+/// fails leaves no process behind.
 pub struct Gateway {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Gateway {
