@@ -101,8 +101,16 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
+# Bulk jobs' callbacks go to a loopback port where nothing listens: they are accepted, signed,
+# sent and retried (refused connections), and never leave the machine. .ci/schemathesis_hooks.py
+# makes every generated `uri` (a job's callback_url) a URL on it.
+CALLBACK_PORT=$(free_port)
+export ST_CALLBACK_BASE="http://127.0.0.1:$CALLBACK_PORT"
+
 GW_PORT=$(free_port)
 SIGNGATE__AUTH__API_KEY="$API_KEY" \
+SIGNGATE__JOBS__CALLBACK_HOSTS="127.0.0.1:$CALLBACK_PORT" \
+SIGNGATE__JOBS__CALLBACK_SECRET="schemathesis-callback-$RANDOM$RANDOM" \
 SIGNGATE__SERVER__LISTEN="127.0.0.1:$GW_PORT" \
 SIGNGATE__SERVER__SHUTDOWN_GRACE_MS=2000 \
 SIGNGATE__STORE__URL="sqlite::memory:" \
@@ -138,21 +146,28 @@ GW_PID=$!
 wait_for "http://127.0.0.1:$GW_PORT/livez" "$GW_PID" gateway "$REPORT_DIR/gateway.log"
 echo "schemathesis: simulator on 127.0.0.1:$SIM_PORT, gateway on 127.0.0.1:$GW_PORT"
 
-# Every operation, the Auco drop-in and the status read included; the key goes bare, the one form
+# Every operation, the Auco drop-in, the status read and the bulk jobs included; the key goes bare, the one form
 # every authenticated operation takes (the drop-in refuses `Bearer`, as Auco does; the `Bearer`
 # form has its own API tests). Every phase (examples, coverage, fuzzing, and stateful through
-# the OpenAPI link from a cancel to its audit trail), every check, a fixed seed and a bounded number of cases per operation
-# (about 30 s on 2 cores, 300 cases per operation); --generation-database none keeps the run
+# the OpenAPI links from a cancel to its audit trail and from a job's creation to the job, its
+# results and its DELETE), every check, a fixed seed and a bounded number of cases per
+# operation (300; about 4 minutes on 2 shared cores); --generation-database none keeps the run
 # reproducible (no examples remembered from earlier runs). .ci/schemathesis.toml says which
 # answers to a valid request are acceptable (422 for a reused Idempotency-Key) and turns off
 # schemathesis' crash cache; HYPOTHESIS_STORAGE_DIRECTORY keeps Hypothesis' own cache out of
-# the checkout (it defaults to ./.hypothesis).
+# the checkout (it defaults to ./.hypothesis); .ci/schemathesis_hooks.py keeps callback URLs on
+# loopback. use_after_free (ST301) is left out: the one DELETE, DELETE /documents/cancel/jobs/{id},
+# stops a job and keeps it readable with its outcomes (docs/jobs.md), so a 200 on the job after
+# it is the contract. It is left out here because the same setting per operation in the config
+# file did not stop the stateful phase from running it.
 status=0
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=".ci${PYTHONPATH:+:$PYTHONPATH}" \
 HYPOTHESIS_STORAGE_DIRECTORY="$REPORT_DIR/hypothesis" \
 "$ST" --config-file .ci/schemathesis.toml run openapi.yaml \
   --url "http://127.0.0.1:$GW_PORT" \
   -H "Authorization: $API_KEY" \
   --checks all \
+  --exclude-checks use_after_free \
   --max-examples "$MAX_EXAMPLES" \
   --seed "$SEED" \
   --workers "$WORKERS" \
