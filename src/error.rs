@@ -27,6 +27,9 @@ pub enum ApiError {
     /// No such route.
     #[error("No such endpoint.")]
     NotFound,
+    /// No bulk job with this id (never created, or purged by the retention).
+    #[error("No job with this id.")]
+    JobNotFound,
     /// The route exists but not with this method.
     #[error("This endpoint does not accept this method.")]
     MethodNotAllowed,
@@ -70,7 +73,7 @@ impl ApiError {
             | Self::DuplicateCode(_)
             | Self::TooManyDocuments(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::JobNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -90,7 +93,7 @@ impl ApiError {
             Self::DuplicateCode(_) => "duplicate_code",
             Self::TooManyDocuments(_) => "too_many_documents",
             Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::JobNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyKeyInUse => "idempotency_key_in_use",
             Self::PayloadTooLarge(_) => "payload_too_large",

@@ -139,7 +139,7 @@ async fn load(state: &AppState, id: &str) -> Result<JobView, ApiError> {
             tracing::error!(error = %e, "A job could not be read.");
             ApiError::unavailable("The job store cannot be read.")
         })?
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::JobNotFound)
 }
 
 async fn show(
@@ -162,7 +162,7 @@ async fn stop(
             ApiError::unavailable("The job store cannot be written; the job was not cancelled.")
         })?;
     if stopped.is_none() {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::JobNotFound);
     }
     tracing::info!(job = %id, "Job cancelled.");
     Ok(Json(load(&state, &id).await?))
@@ -217,7 +217,7 @@ async fn results(
         ApiError::unavailable("The job store cannot be read.")
     };
     let Some(job) = state.store.job(&id).await.map_err(unreadable)? else {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::JobNotFound);
     };
     let rows = state
         .store

@@ -303,6 +303,7 @@ async fn an_unknown_job_is_404_with_the_error_body() {
         let (status, body) = app.jobs().job_call(method, path).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(body["error"]["code"], "not_found", "{body}");
+        assert_eq!(body["error"]["message"], "No job with this id.", "{body}");
     }
 }
 
