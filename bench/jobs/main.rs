@@ -21,6 +21,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
+mod machine;
 mod proxy;
 mod report;
 mod sync;
@@ -247,7 +248,7 @@ async fn main() -> anyhow::Result<()> {
         "{} is missing: cargo build --release --locked",
         args.bin.display()
     );
-    let machine = report::Machine::read();
+    let machine = machine::Machine::read();
     let work = std::env::temp_dir().join(format!("signgate-jobs-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&work)?;
     let port = |n: u16| args.port_base + n;

@@ -6,68 +6,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use signgate::vendors::wrap::{interactive_reserve, DEFAULT_INTERACTIVE_RESERVE_PERCENT};
 
+use super::machine::{read, Machine};
 use super::proxy::Call;
 use super::{wall, Args, Run, SyncCall};
 
 /// The pacer counts a minute's calls in the last 61 one-second buckets
 /// (`src/vendors/wrap/pace.rs`): a call's slot comes back 61 s after it was taken.
 const PACER_WINDOW: Duration = Duration::from_secs(61);
-
-/// Where and when the run happened.
-pub struct Machine {
-    date: DateTime<Utc>,
-    commit: String,
-    machine: String,
-    load_start: String,
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn git(args: &[&str]) -> Option<std::process::Output> {
-    std::process::Command::new("git").args(args).output().ok()
-}
-
-impl Machine {
-    /// Reads the commit, the CPU, memory, kernel and load average now.
-    pub fn read() -> Self {
-        let mut commit = git(&["rev-parse", "--short", "HEAD"])
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned());
-        let paths = ["src", "Cargo.toml", "Cargo.lock", "config", "migrations"];
-        let dirty = git(&[&["diff", "--quiet", "HEAD", "--"][..], &paths[..]].concat())
-            .is_some_and(|o| !o.status.success());
-        if dirty {
-            commit.push_str(" + uncommitted changes in src/");
-        }
-        let cpuinfo = read("/proc/cpuinfo");
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .map_or("unknown CPU", |l| l.trim_start_matches([' ', '\t', ':']));
-        let kib: f64 = read("/proc/meminfo")
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|l| l.trim().trim_end_matches(" kB").parse().ok())
-            .unwrap_or(0.0);
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        Self {
-            date: Utc::now(),
-            commit,
-            machine: format!(
-                "{cores} cores, {cpu}, {:.1} GiB RAM, Linux {}",
-                kib / 1024.0 / 1024.0,
-                read("/proc/sys/kernel/osrelease").trim()
-            ),
-            load_start: read("/proc/loadavg").trim().to_owned(),
-        }
-    }
-}
 
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
@@ -110,6 +57,18 @@ fn densest(calls: &[&Call], span: Duration) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// The bursts after the first a job of `docs` needs when the first takes `share` calls and
+/// every later one `share - sync` (the synchronous calls of the 61 s before it count in the
+/// pacer's window); `None` when later bursts get nothing.
+fn later_bursts(docs: u64, share: u64, sync: u64) -> Option<u64> {
+    let rest = docs.saturating_sub(share);
+    match share.checked_sub(sync).filter(|&n| n > 0) {
+        _ if rest == 0 => Some(0),
+        Some(each) => Some(rest.div_ceil(each)),
+        None => None,
+    }
 }
 
 /// A pause between job calls longer than this ends a burst.
@@ -161,6 +120,12 @@ pub fn markdown(args: &Args, machine: &Machine, run: &Run, calls: &[Call]) -> St
     let limited = calls.iter().filter(|c| c.status == 429).count();
     let windows = (args.docs as u64).div_ceil(u64::from(share.max(1)));
     let bound = PACER_WINDOW * u32::try_from(windows.saturating_sub(1)).unwrap_or(u32::MAX);
+    let sync_calls = match args.sync_every_ms {
+        0 => 0,
+        every => PACER_WINDOW.as_millis() as u64 / (every * args.zapsign_every.max(1)),
+    };
+    let sync_bound = later_bursts(args.docs as u64, u64::from(share), sync_calls)
+        .map(|n| PACER_WINDOW * u32::try_from(n).unwrap_or(u32::MAX));
 
     let _ = writeln!(out, "# Bulk job against ZapSign's rate limit\n");
     let _ = writeln!(
@@ -261,6 +226,16 @@ pub fn markdown(args: &Args, machine: &Machine, run: &Run, calls: &[Call]) -> St
         PACER_WINDOW.as_secs(),
         secs(bound),
         bound.as_secs_f64() / ideal.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "| the same with the synchronous load: {sync_calls} ZapSign calls per 61 s out of every \
+         burst but the first | {} |",
+        sync_bound.map_or("never".to_owned(), |b| format!(
+            "{} ({:.3} x)",
+            secs(b),
+            b.as_secs_f64() / ideal.as_secs_f64()
+        ))
     );
     let _ = writeln!(
         out,
@@ -369,15 +344,20 @@ pub fn markdown(args: &Args, machine: &Machine, run: &Run, calls: &[Call]) -> St
         args.docs,
         yes(cancelled as usize == args.docs)
     );
+    let served_count = run
+        .sync
+        .iter()
+        .filter(|c| c.http == 200 && c.outcome == "cancelled")
+        .count();
     let _ = writeln!(
         out,
-        "| every synchronous request served while the job ran | {} of {} `200` and cancelled | {} |",
-        run.sync
-            .iter()
-            .filter(|c| c.http == 200 && c.outcome == "cancelled")
-            .count(),
+        "| every synchronous request served while the job ran | {served_count} of {} `200` and \
+         cancelled | {} |",
         run.sync.len(),
-        yes(served && !run.sync.is_empty())
+        match run.sync.is_empty() {
+            true => "- (no synchronous load)",
+            false => yes(served),
+        }
     );
     out
 }
