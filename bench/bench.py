@@ -596,7 +596,7 @@ def write_report(args, ctx):
             th = r["usage"]["signgate_threads"]
             switches = f"{sum(v[0] for v in th.values()) / n:.1f}"
             total = sum(v[1] for v in th.values())
-            store = sum(v[1] for k, v in th.items() if k.startswith("sqlx"))
+            store = sum(v[1] for k, v in th.items() if k.startswith(("sqlx", "sqlite")))
             store_share = f"{100 * store / total:.0f} %" if total else "-"
         add(f"| {r['phase']} | {r['target']} | {r['requests']} | {sg} | {per(cpu['simulator'])} | {ng} | "
             f"{per(r['usage']['oha_cpu'])} | {hwm:.1f} | {r['signgate_rss_kb'] / 1024:.1f} | {switches} | "

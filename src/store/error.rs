@@ -10,12 +10,13 @@ pub enum StoreError {
     #[error("the store URL is not usable: {0}")]
     InvalidUrl(&'static str),
     /// The database refused or failed an operation, or could not be reached.
-    #[error("the store could not {operation}: {}", describe(.error))]
+    #[error("the store could not {operation}: {}", describe(.error.as_ref()))]
     Database {
         /// What signgate was doing, as a verb phrase (`"record pending audit rows"`).
         operation: &'static str,
-        /// The driver's error; its configuration details are not shown by `Display`.
-        error: sqlx::Error,
+        /// The driver's error (sqlx's, or rusqlite's for the SQLite audit writer); sqlx's
+        /// configuration details are not shown by `Display`.
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The embedded schema migrations could not be applied.
     #[error("the store schema could not be migrated: {}", describe_migration(.0))]
@@ -42,17 +43,25 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a driver error with the operation it interrupted.
-    pub(crate) fn database(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |error| Self::Database { operation, error }
+    pub(crate) fn database<E>(operation: &'static str) -> impl FnOnce(E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |error| Self::Database {
+            operation,
+            error: Box::new(error),
+        }
     }
 }
 
 /// The driver error as a sentence fragment, without configuration details (which may quote
 /// parts of the URL).
-fn describe(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Configuration(_) => "the store URL or its options are invalid".to_owned(),
-        other => other.to_string(),
+fn describe(error: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    match error.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Configuration(_)) => {
+            "the store URL or its options are invalid".to_owned()
+        }
+        _ => error.to_string(),
     }
 }
 
@@ -71,7 +80,9 @@ mod tests {
     fn configuration_errors_do_not_repeat_their_details() {
         let error = StoreError::Database {
             operation: "connect",
-            error: sqlx::Error::Configuration("postgres://u:hunter2@db/x is odd".into()),
+            error: Box::new(sqlx::Error::Configuration(
+                "postgres://u:hunter2@db/x is odd".into(),
+            )),
         };
         let shown = error.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -347,10 +347,15 @@ impl RowStatus {
 ///   if missing (its directory must exist), in WAL mode.
 /// - `postgres://...` or `postgresql://...`: a server shared by every replica.
 ///
-/// Audit writes of concurrent requests are group-committed (`Coalescing`).
+/// Audit writes of concurrent requests are group-committed: by a SQLite file store's own
+/// writer thread, else by `Coalescing` in front of the store.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(SqliteStore::connect(url).await?)
+        let store = SqliteStore::connect(url).await?;
+        if store.groups_audit_writes() {
+            return Ok(Arc::new(store));
+        }
+        Arc::new(store)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Arc::new(PostgresStore::connect(url).await?)
     } else {

@@ -51,6 +51,11 @@ impl PostgresStore {
     fn limits(&self) -> Option<Arc<dyn SharedLimits>> {
         Some(Arc::new(self.clone()))
     }
+
+    /// The pool writes the audit trail (group-committed by `Coalescing` in front).
+    fn audit_writer(&self) -> Option<&super::sqlite::AuditWriter> {
+        None
+    }
 }
 
 #[async_trait::async_trait]

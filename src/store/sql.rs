@@ -18,6 +18,12 @@ macro_rules! audit_columns {
 }
 pub(super) use audit_columns;
 
+/// `audit_columns!` as a constant.
+pub(super) const AUDIT_COLUMNS: &str = audit_columns!();
+
+/// How many columns `audit_columns!` names (the values of `audit_values`).
+pub(super) const AUDIT_VALUES: usize = 23;
+
 /// How many claims `begin` tries when the key keeps changing between its claim and its read
 /// (other requests releasing or taking it over); after that it answers `InProgress`.
 pub(super) const BEGIN_ATTEMPTS: usize = 4;
@@ -351,50 +357,88 @@ impl TryFrom<AuditRecord> for AuditRow {
     }
 }
 
+/// One value bound to an audit statement, in a form both drivers take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Value<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+/// A whole audit row's values, in `audit_columns!` order.
+pub(super) fn audit_values(row: &AuditRow) -> [Value<'_>; AUDIT_VALUES] {
+    use Value::{Bool, Int, Text};
+    [
+        Text(Some(&row.attempt_id)),
+        Text(Some(&row.request_id)),
+        Int(Some(i64::from(row.position))),
+        Text(row.idempotency_key.as_deref()),
+        Int(Some(row.received_at.as_millis())),
+        Int(row.finished_at.map(Timestamp::as_millis)),
+        Text(Some(&row.email)),
+        Text(Some(&row.message)),
+        Text(Some(&row.code)),
+        Text(row.vendor.as_deref()),
+        Text(row.vendor_code.as_deref()),
+        Text(Some(row.status.as_str())),
+        Text(row.error_code.map(ErrorCode::as_str)),
+        Int(row.vendor_status.map(i64::from)),
+        Int(Some(i64::from(row.vendor_calls))),
+        Bool(row.notify_signers),
+        Text(row.error_message.as_deref()),
+        Bool(row.outcome_unknown),
+        Int(row.recovered_at.map(Timestamp::as_millis)),
+        Text(row.recovered_by.as_deref()),
+        Text(row.vendor_state.map(DocState::as_str)),
+        Bool(row.queued),
+        Int(row.confirm_at.map(Timestamp::as_millis)),
+    ]
+}
+
+/// A row's outcome as `FINISH_AUDIT`'s `$1`..`$11`.
+pub(super) fn outcome_values(row: &AuditRow) -> [Value<'_>; 11] {
+    use Value::{Bool, Int, Text};
+    [
+        Text(Some(row.status.as_str())),
+        Text(row.error_code.map(ErrorCode::as_str)),
+        Int(row.finished_at.map(Timestamp::as_millis)),
+        Int(row.vendor_status.map(i64::from)),
+        Int(Some(i64::from(row.vendor_calls))),
+        Text(Some(&row.attempt_id)),
+        Int(Some(i64::from(row.position))),
+        Text(row.error_message.as_deref()),
+        Bool(row.outcome_unknown),
+        Bool(row.queued),
+        Int(row.confirm_at.map(Timestamp::as_millis)),
+    ]
+}
+
 /// One multi-row `INSERT` of whole audit rows (at most `INSERT_CHUNK` of them).
 pub(super) fn insert_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<'a, DB>
 where
     DB: Database,
-    &'a str: Encode<'a, DB> + Type<DB>,
     Option<&'a str>: Encode<'a, DB> + Type<DB>,
-    i64: Encode<'a, DB> + Type<DB>,
     Option<i64>: Encode<'a, DB> + Type<DB>,
     bool: Encode<'a, DB> + Type<DB>,
 {
     let mut builder = QueryBuilder::new(INSERT_AUDIT);
     builder.push_values(rows, |mut values, row| {
-        values
-            .push_bind(row.attempt_id.as_str())
-            .push_bind(row.request_id.as_str())
-            .push_bind(i64::from(row.position))
-            .push_bind(row.idempotency_key.as_deref())
-            .push_bind(row.received_at.as_millis())
-            .push_bind(row.finished_at.map(Timestamp::as_millis))
-            .push_bind(row.email.as_str())
-            .push_bind(row.message.as_str())
-            .push_bind(row.code.as_str())
-            .push_bind(row.vendor.as_deref())
-            .push_bind(row.vendor_code.as_deref())
-            .push_bind(row.status.as_str())
-            .push_bind(row.error_code.map(ErrorCode::as_str))
-            .push_bind(row.vendor_status.map(i64::from))
-            .push_bind(i64::from(row.vendor_calls))
-            .push_bind(row.notify_signers)
-            .push_bind(row.error_message.as_deref())
-            .push_bind(row.outcome_unknown)
-            .push_bind(row.recovered_at.map(Timestamp::as_millis))
-            .push_bind(row.recovered_by.as_deref())
-            .push_bind(row.vendor_state.map(DocState::as_str))
-            .push_bind(row.queued)
-            .push_bind(row.confirm_at.map(Timestamp::as_millis));
+        for value in audit_values(row) {
+            match value {
+                Value::Text(text) => values.push_bind(text),
+                Value::Int(int) => values.push_bind(int),
+                Value::Bool(flag) => values.push_bind(flag),
+            };
+        }
     });
     builder
 }
 
 /// Implements `Store` for a backend whose `pool` field is an sqlx pool. The SQL text is shared
 /// (both engines take `$N` parameters and `ON CONFLICT`), so the two backends differ only in
-/// how they connect and in rate limits (the backend's `SHARES_LIMITS` and its inherent
-/// `reserve`); sqlx has no generic `rows_affected`, hence a macro rather than generics.
+/// how they connect, in rate limits (the backend's inherent `limits`) and in who writes the
+/// audit trail (its inherent `audit_writer`: the SQLite file store's own thread, or the pool
+/// when `None`); sqlx has no generic `rows_affected`, hence a macro rather than generics.
 macro_rules! pool_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -545,6 +589,9 @@ macro_rules! pool_store {
                 &self,
                 rows: &[$crate::store::AuditRow],
             ) -> Result<(), $crate::store::StoreError> {
+                if let Some(writer) = self.audit_writer() {
+                    return writer.insert_pending(rows).await;
+                }
                 const OPERATION: &str = "record pending audit rows";
                 let mut tx = self
                     .pool
@@ -568,6 +615,9 @@ macro_rules! pool_store {
                 &self,
                 rows: &[$crate::store::AuditRow],
             ) -> Result<(), $crate::store::StoreError> {
+                if let Some(writer) = self.audit_writer() {
+                    return writer.finish(rows).await;
+                }
                 const OPERATION: &str = "record audit outcomes";
                 let mut tx = self
                     .pool
@@ -575,18 +625,15 @@ macro_rules! pool_store {
                     .await
                     .map_err($crate::store::StoreError::database(OPERATION))?;
                 for row in rows {
-                    let updated = sqlx::query($crate::store::sql::FINISH_AUDIT)
-                        .bind(row.status.as_str())
-                        .bind(row.error_code.map($crate::model::ErrorCode::as_str))
-                        .bind(row.finished_at.map($crate::store::Timestamp::as_millis))
-                        .bind(row.vendor_status.map(i64::from))
-                        .bind(i64::from(row.vendor_calls))
-                        .bind(row.attempt_id.as_str())
-                        .bind(i64::from(row.position))
-                        .bind(row.error_message.as_deref())
-                        .bind(row.outcome_unknown)
-                        .bind(row.queued)
-                        .bind(row.confirm_at.map($crate::store::Timestamp::as_millis))
+                    let mut update = sqlx::query($crate::store::sql::FINISH_AUDIT);
+                    for value in $crate::store::sql::outcome_values(row) {
+                        update = match value {
+                            $crate::store::sql::Value::Text(text) => update.bind(text),
+                            $crate::store::sql::Value::Int(int) => update.bind(int),
+                            $crate::store::sql::Value::Bool(flag) => update.bind(flag),
+                        };
+                    }
+                    let updated = update
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?;
@@ -794,6 +841,9 @@ macro_rules! pool_store {
             }
 
             async fn close(&self) {
+                if let Some(writer) = self.audit_writer() {
+                    writer.close().await;
+                }
                 self.pool.close().await;
             }
         }

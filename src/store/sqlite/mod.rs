@@ -1,4 +1,8 @@
 //! `SqliteStore`: the embedded store for one replica (a file in WAL mode, or `sqlite::memory:`).
+//! A file store's audit rows are written by its own thread (`writer`); everything else, and
+//! every call of an in-memory store, goes through one sqlx connection.
+
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,6 +13,7 @@ use sqlx::sqlite::{
 
 use std::sync::Arc;
 
+pub(super) use self::writer::AuditWriter;
 use super::{sql, SharedLimits, StoreError};
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -20,10 +25,11 @@ const CACHE_KIB: i64 = 512;
 /// How long a call waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A SQLite database behind a one-connection pool.
+/// A SQLite database behind a one-connection pool and, for a file, an audit writer thread.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Option<Arc<AuditWriter>>,
 }
 
 impl SqliteStore {
@@ -39,7 +45,8 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("cache_size", (-CACHE_KIB).to_string());
-        let options = if is_in_memory(url) {
+        let in_memory = is_in_memory(url);
+        let options = if in_memory {
             options
         } else {
             options
@@ -50,6 +57,7 @@ impl SqliteStore {
         // in SQLite's sleeping busy handler instead of the pool's async queue. (An in-memory
         // database must live in exactly one connection, never recycled.) No ping before each
         // use: every statement already reports a broken connection.
+        let path = options.get_filename().to_owned();
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -64,21 +72,44 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Self { pool })
+        let writer = if in_memory {
+            None
+        } else {
+            let read_only = has_param(url, "mode=ro");
+            let writer = AuditWriter::open(&path, read_only, BUSY_TIMEOUT, CACHE_KIB)?;
+            Some(Arc::new(writer))
+        };
+        Ok(Self { pool, writer })
+    }
+
+    /// Whether its audit writes are already group-committed (by its writer thread).
+    pub fn groups_audit_writes(&self) -> bool {
+        self.writer.is_some()
     }
 }
 
 /// Whether a SQLite URL names a database that lives only in memory.
 fn is_in_memory(url: &str) -> bool {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
-    database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
+    let database = rest.split_once('?').map_or(rest, |(database, _)| database);
+    database == ":memory:" || has_param(url, "mode=memory")
+}
+
+/// Whether a SQLite URL's query holds `param` (`name=value`).
+fn has_param(url: &str, param: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, params)| params.split('&').any(|p| p == param))
 }
 
 impl SqliteStore {
     /// One replica per SQLite file: its vendors pace in process.
     fn limits(&self) -> Option<Arc<dyn SharedLimits>> {
         None
+    }
+
+    /// A file store's writer thread, or `None`: the pool writes (in memory).
+    fn audit_writer(&self) -> Option<&AuditWriter> {
+        self.writer.as_deref()
     }
 }
 

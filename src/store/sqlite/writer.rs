@@ -1,0 +1,268 @@
+//! `AuditWriter`: the audit trail's writes of a SQLite file store, made by one thread that owns
+//! its own connection (rusqlite, the same SQLite library as sqlx's).
+//!
+//! Every write queued while the previous transaction ran goes into the next one (group
+//! commit), each request's rows under their own savepoint, so one request's failure never
+//! undoes another's. The statements are prepared once. A request's write is one hand-off to
+//! this thread and one wake-up back, where sqlx's driver hands every statement (`BEGIN`, each
+//! `INSERT` or `UPDATE`, `COMMIT`) to its worker thread and back.
+//!
+//! The store's sqlx connection shares the file: in WAL mode readers never wait for this
+//! thread, and whichever of the two writes second waits in SQLite's busy handler.
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{params_from_iter, Connection, OpenFlags, ToSql, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::sql::{self, Value};
+use crate::store::{AuditRow, StoreError};
+
+/// Writes waiting for the thread; a full queue makes callers wait (back-pressure, bounded memory).
+const QUEUE: usize = 1024;
+/// Most rows written in one transaction.
+const MAX_ROWS: usize = 2000;
+
+/// One audit row's `INSERT`, with numbered parameters (`?N`) in `audit_columns!` order.
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let parameters: Vec<String> = (1..=sql::AUDIT_VALUES).map(|n| format!("?{n}")).collect();
+    format!(
+        "INSERT INTO audit_events ({}) VALUES ({})",
+        sql::AUDIT_COLUMNS,
+        parameters.join(", ")
+    )
+});
+
+/// `FINISH_AUDIT` with SQLite's numbered parameters: `$N` would be a named one, numbered in
+/// order of appearance.
+static FINISH: LazyLock<String> = LazyLock::new(|| sql::FINISH_AUDIT.replace('$', "?"));
+
+/// The writer of a SQLite file store's audit rows; its thread ends when this is closed or
+/// dropped.
+#[derive(Debug)]
+pub struct AuditWriter {
+    queue: mpsc::Sender<Message>,
+}
+
+enum Message {
+    Write(Write),
+    /// Write what came before, then stop and answer.
+    Close(oneshot::Sender<()>),
+}
+
+struct Write {
+    kind: Kind,
+    rows: Vec<AuditRow>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Pending,
+    Finish,
+}
+
+impl Kind {
+    fn operation(self) -> &'static str {
+        match self {
+            Self::Pending => "record pending audit rows",
+            Self::Finish => "record audit outcomes",
+        }
+    }
+}
+
+/// The answer to a write sent after `close`.
+#[derive(Debug, thiserror::Error)]
+#[error("the SQLite audit writer is closed")]
+struct Closed;
+
+impl AuditWriter {
+    /// Opens `path` (an existing database, already migrated) and starts the thread.
+    pub(super) fn open(
+        path: &Path,
+        read_only: bool,
+        busy_timeout: Duration,
+        cache_kib: i64,
+    ) -> Result<Self, StoreError> {
+        const OPERATION: &str = "open the SQLite audit writer";
+        let access = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        };
+        let connection = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .and_then(|connection| {
+                connection.busy_timeout(busy_timeout)?;
+                connection.pragma_update(None, "synchronous", "NORMAL")?;
+                connection.pragma_update(None, "foreign_keys", true)?;
+                connection.pragma_update(None, "cache_size", -cache_kib)?;
+                Ok(connection)
+            })
+            .map_err(StoreError::database(OPERATION))?;
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-audit".into())
+            .spawn(move || run(connection, receiver))
+            .map_err(StoreError::database(OPERATION))?;
+        Ok(Self { queue })
+    }
+
+    /// `Store::insert_pending`.
+    pub async fn insert_pending(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        self.submit(Kind::Pending, rows).await
+    }
+
+    /// `Store::finish`.
+    pub async fn finish(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        self.submit(Kind::Finish, rows).await
+    }
+
+    /// Waits for the writes already queued, then stops the thread; later writes fail.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.queue.send(Message::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    async fn submit(&self, kind: Kind, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let closed = || StoreError::database(kind.operation())(Closed);
+        let (done, answer) = oneshot::channel();
+        let write = Write {
+            kind,
+            rows: rows.to_vec(),
+            done,
+        };
+        self.queue
+            .send(Message::Write(write))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+/// The thread: takes every write already queued (up to `MAX_ROWS` rows), commits them in one
+/// transaction, answers each, and starts again.
+fn run(mut connection: Connection, mut queue: mpsc::Receiver<Message>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut writes = Vec::new();
+        let mut rows = 0;
+        let mut close = None;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Write(write) => {
+                    rows += write.rows.len();
+                    writes.push(write);
+                }
+                Message::Close(done) => {
+                    close = Some(done);
+                    break;
+                }
+            }
+            if rows < MAX_ROWS {
+                next = queue.try_recv().ok();
+            }
+        }
+        commit(&mut connection, writes);
+        if let Some(done) = close {
+            drop(connection);
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Writes `writes` in one transaction and answers each: its own outcome, or, when the
+/// transaction itself failed, that failure (then none of them was written).
+fn commit(connection: &mut Connection, writes: Vec<Write>) {
+    if writes.is_empty() {
+        return;
+    }
+    match write_all(connection, &writes) {
+        Ok(outcomes) => {
+            for (write, outcome) in writes.into_iter().zip(outcomes) {
+                let _ = write.done.send(outcome);
+            }
+        }
+        Err(error) => {
+            let error = Arc::new(error);
+            for write in writes {
+                let failure = StoreError::database(write.kind.operation())(Arc::clone(&error));
+                let _ = write.done.send(Err(failure));
+            }
+        }
+    }
+}
+
+/// One transaction; with several writes, each under a savepoint that is rolled back when the
+/// write fails.
+fn write_all(
+    connection: &mut Connection,
+    writes: &[Write],
+) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
+    let mut transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcomes = if let [only] = writes {
+        let outcome = apply(&transaction, only);
+        if outcome.is_err() {
+            // Dropping the transaction rolls it back.
+            return Ok(vec![outcome]);
+        }
+        vec![outcome]
+    } else {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            let savepoint = transaction.savepoint()?;
+            let outcome = apply(&savepoint, write);
+            if outcome.is_ok() {
+                savepoint.commit()?;
+            }
+            // A failed write's savepoint is rolled back when dropped.
+            outcomes.push(outcome);
+        }
+        outcomes
+    };
+    transaction.commit()?;
+    Ok(outcomes)
+}
+
+/// One request's write, all rows or (with the caller's rollback) none.
+fn apply(connection: &Connection, write: &Write) -> Result<(), StoreError> {
+    let statement = |sql: &str| connection.prepare_cached(sql);
+    let written = match write.kind {
+        Kind::Pending => statement(&INSERT).and_then(|mut insert| {
+            for row in &write.rows {
+                insert.execute(params_from_iter(sql::audit_values(row)))?;
+            }
+            Ok(None)
+        }),
+        Kind::Finish => statement(&FINISH).and_then(|mut update| {
+            for row in &write.rows {
+                if update.execute(params_from_iter(sql::outcome_values(row)))? == 0 {
+                    return Ok(Some(row));
+                }
+            }
+            Ok(None)
+        }),
+    };
+    match written.map_err(StoreError::database(write.kind.operation()))? {
+        None => Ok(()),
+        Some(missing) => Err(StoreError::UnknownAuditRow {
+            attempt_id: missing.attempt_id.clone(),
+            position: missing.position,
+        }),
+    }
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Value::Text(text) => text.to_sql(),
+            Value::Int(int) => int.to_sql(),
+            Value::Bool(flag) => flag.to_sql(),
+        }
+    }
+}
