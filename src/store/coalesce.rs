@@ -485,38 +485,14 @@ mod tests {
         async fn close(&self) {}
     }
 
-    fn row(code: &str) -> AuditRow {
-        AuditRow {
-            attempt_id: code.into(),
-            request_id: code.into(),
-            position: 0,
-            idempotency_key: None,
-            received_at: Timestamp::from_millis(0),
-            finished_at: None,
-            email: "a@b.co".into(),
-            message: "m".into(),
-            code: code.into(),
-            vendor: None,
-            vendor_code: None,
-            status: super::super::RowStatus::Pending,
-            error_code: None,
-            vendor_status: None,
-            vendor_calls: 0,
-            notify_signers: true,
-            error_message: None,
-            outcome_unknown: false,
-            recovered_at: None,
-            recovered_by: None,
-            vendor_state: None,
-            queued: false,
-            confirm_at: None,
-        }
-    }
-
     async fn write_all(store: &Coalescing, codes: &[&str]) -> Vec<Result<(), StoreError>> {
         let writes = codes.iter().map(|code| {
             let store = store.clone();
-            async move { store.insert_pending(&[row(code)]).await }
+            async move {
+                store
+                    .insert_pending(&[super::super::pending_row(code)])
+                    .await
+            }
         });
         futures::future::join_all(writes).await
     }

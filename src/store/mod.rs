@@ -365,3 +365,33 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     };
     Ok(Arc::new(Coalescing::new(store)))
 }
+
+/// A `pending` audit row of one document, its attempt named after its code (unit tests).
+#[cfg(test)]
+fn pending_row(code: &str) -> AuditRow {
+    AuditRow {
+        attempt_id: code.into(),
+        request_id: code.into(),
+        position: 0,
+        idempotency_key: None,
+        received_at: Timestamp::from_millis(0),
+        finished_at: None,
+        email: "a@b.co".into(),
+        message: "m".into(),
+        code: code.into(),
+        vendor: None,
+        vendor_code: None,
+        status: RowStatus::Pending,
+        error_code: None,
+        vendor_status: None,
+        vendor_calls: 0,
+        notify_signers: true,
+        error_message: None,
+        outcome_unknown: false,
+        recovered_at: None,
+        recovered_by: None,
+        vendor_state: None,
+        queued: false,
+        confirm_at: None,
+    }
+}

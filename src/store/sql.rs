@@ -593,6 +593,16 @@ macro_rules! pool_store {
                     return writer.insert_pending(rows).await;
                 }
                 const OPERATION: &str = "record pending audit rows";
+                if rows.len() <= $crate::store::sql::INSERT_CHUNK {
+                    // One statement is atomic by itself: no BEGIN and COMMIT to wait for.
+                    $crate::store::sql::insert_audit_rows(rows)
+                        .build()
+                        .persistent(false)
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?;
+                    return Ok(());
+                }
                 let mut tx = self
                     .pool
                     .begin()
@@ -619,12 +629,7 @@ macro_rules! pool_store {
                     return writer.finish(rows).await;
                 }
                 const OPERATION: &str = "record audit outcomes";
-                let mut tx = self
-                    .pool
-                    .begin()
-                    .await
-                    .map_err($crate::store::StoreError::database(OPERATION))?;
-                for row in rows {
+                let update = |row| {
                     let mut update = sqlx::query($crate::store::sql::FINISH_AUDIT);
                     for value in $crate::store::sql::outcome_values(row) {
                         update = match value {
@@ -633,15 +638,36 @@ macro_rules! pool_store {
                             $crate::store::sql::Value::Bool(flag) => update.bind(flag),
                         };
                     }
-                    let updated = update
+                    update
+                };
+                let unknown =
+                    |row: &$crate::store::AuditRow| $crate::store::StoreError::UnknownAuditRow {
+                        attempt_id: row.attempt_id.clone(),
+                        position: row.position,
+                    };
+                if let [row] = rows {
+                    // One statement is atomic by itself: no BEGIN and COMMIT to wait for.
+                    let updated = update(row)
+                        .execute(&self.pool)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?;
+                    return match updated.rows_affected() {
+                        0 => Err(unknown(row)),
+                        _ => Ok(()),
+                    };
+                }
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                for row in rows {
+                    let updated = update(row)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::store::StoreError::database(OPERATION))?;
                     if updated.rows_affected() == 0 {
-                        return Err($crate::store::StoreError::UnknownAuditRow {
-                            attempt_id: row.attempt_id.clone(),
-                            position: row.position,
-                        });
+                        return Err(unknown(row));
                     }
                 }
                 tx.commit()

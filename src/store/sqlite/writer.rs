@@ -93,15 +93,16 @@ impl AuditWriter {
         } else {
             OpenFlags::SQLITE_OPEN_READ_WRITE
         };
-        let connection = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .and_then(|connection| {
-                connection.busy_timeout(busy_timeout)?;
-                connection.pragma_update(None, "synchronous", "NORMAL")?;
-                connection.pragma_update(None, "foreign_keys", true)?;
-                connection.pragma_update(None, "cache_size", -cache_kib)?;
-                Ok(connection)
-            })
-            .map_err(StoreError::database(OPERATION))?;
+        let connection =
+            Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .and_then(|connection| {
+                    connection.busy_timeout(busy_timeout)?;
+                    connection.pragma_update(None, "synchronous", "NORMAL")?;
+                    connection.pragma_update(None, "foreign_keys", true)?;
+                    connection.pragma_update(None, "cache_size", -cache_kib)?;
+                    Ok(connection)
+                })
+                .map_err(StoreError::database(OPERATION))?;
         let (queue, receiver) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("sqlite-audit".into())
@@ -264,5 +265,103 @@ impl ToSql for Value<'_> {
             Value::Int(int) => int.to_sql(),
             Value::Bool(flag) => flag.to_sql(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{pending_row, SqliteStore, Store};
+
+    /// A store on a new file, and a second connection to it for `write_all`.
+    async fn open() -> (SqliteStore, Connection, std::path::PathBuf) {
+        let path =
+            std::env::temp_dir().join(format!("signgate-writer-{}.db", uuid::Uuid::new_v4()));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("a store on a temp file");
+        let connection = Connection::open(&path).expect("a second connection");
+        (store, connection, path)
+    }
+
+    fn write(kind: Kind, codes: &[&str]) -> Write {
+        Write {
+            kind,
+            rows: codes.iter().map(|code| pending_row(code)).collect(),
+            done: oneshot::channel().0,
+        }
+    }
+
+    async fn stored(store: &SqliteStore, code: &str) -> usize {
+        store.history(code, 10).await.expect("history").len()
+    }
+
+    #[tokio::test]
+    async fn each_write_of_a_batch_succeeds_or_fails_alone() {
+        let (store, mut connection, path) = open().await;
+        let writes = [
+            write(Kind::Pending, &["A"]),
+            // Its second row is A's again: the whole write fails, its first row included.
+            write(Kind::Pending, &["B", "A"]),
+            write(Kind::Finish, &["NEVER-INSERTED"]),
+            write(Kind::Pending, &["D"]),
+        ];
+
+        let outcomes = write_all(&mut connection, &writes).expect("the transaction commits");
+
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        assert!(
+            matches!(outcomes[1], Err(StoreError::Database { .. })),
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(&outcomes[2], Err(StoreError::UnknownAuditRow { attempt_id, position: 0 }) if attempt_id == "NEVER-INSERTED"),
+            "{outcomes:?}"
+        );
+        assert!(outcomes[3].is_ok(), "{outcomes:?}");
+        assert_eq!(stored(&store, "A").await, 1);
+        assert_eq!(stored(&store, "B").await, 0);
+        assert_eq!(stored(&store, "D").await, 1);
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn a_lone_write_that_fails_leaves_nothing() {
+        let (store, mut connection, path) = open().await;
+
+        let outcomes = write_all(&mut connection, &[write(Kind::Pending, &["B", "C", "B"])])
+            .expect("the transaction is rolled back, not failed");
+
+        assert!(
+            matches!(outcomes[..], [Err(StoreError::Database { .. })]),
+            "{outcomes:?}"
+        );
+        assert_eq!(stored(&store, "B").await, 0);
+        assert_eq!(stored(&store, "C").await, 0);
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_queued_writes_and_refuses_later_ones() {
+        let (store, _, path) = open().await;
+        let writer = store.audit_writer().expect("a file store has a writer");
+        let rows: Vec<AuditRow> = (0..50).map(|i| pending_row(&format!("C{i}"))).collect();
+
+        let writes = rows
+            .iter()
+            .map(|row| writer.insert_pending(std::slice::from_ref(row)));
+        let (outcomes, ()) = tokio::join!(futures::future::join_all(writes), writer.close());
+        let late = writer.insert_pending(&[pending_row("LATE")]).await;
+
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        assert!(
+            matches!(&late, Err(error @ StoreError::Database { .. }) if error.to_string().ends_with("the SQLite audit writer is closed")),
+            "{late:?}"
+        );
+        assert_eq!(stored(&store, "C49").await, 1);
+        store.close().await;
+        let _ = std::fs::remove_file(path);
     }
 }
