@@ -76,7 +76,7 @@ impl SqliteStore {
             None
         } else {
             let read_only = has_param(url, "mode=ro");
-            let writer = AuditWriter::open(&path, read_only, BUSY_TIMEOUT, CACHE_KIB)?;
+            let writer = AuditWriter::open(&path, read_only)?;
             Some(Arc::new(writer))
         };
         Ok(Self { pool, writer })

@@ -18,6 +18,7 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{params_from_iter, Connection, OpenFlags, ToSql, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::{BUSY_TIMEOUT, CACHE_KIB};
 use crate::store::sql::{self, Value};
 use crate::store::{AuditRow, StoreError};
 
@@ -39,6 +40,22 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
 /// `FINISH_AUDIT` with SQLite's numbered parameters: `$N` would be a named one, numbered in
 /// order of appearance.
 static FINISH: LazyLock<String> = LazyLock::new(|| sql::FINISH_AUDIT.replace('$', "?"));
+
+/// How long the writer sleeps before it tries again for the write lock that the store's
+/// sqlx connection holds (for at most `BUSY_TIMEOUT` in all). SQLite's own busy handler
+/// sleeps 1, 2, 5, 10 ms and longer, which every request queued behind the writer would wait
+/// for, where the lock is held for a statement's time: tens of microseconds.
+const LOCK_RETRY: Duration = Duration::from_micros(50);
+
+/// SQLite's busy handler for the writer's connection: `true` to try again after `LOCK_RETRY`.
+fn wait_for_lock(attempts: i32) -> bool {
+    let waited = LOCK_RETRY * u32::try_from(attempts).unwrap_or(u32::MAX);
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(LOCK_RETRY);
+    true
+}
 
 /// The writer of a SQLite file store's audit rows; its thread ends when this is closed or
 /// dropped.
@@ -81,12 +98,7 @@ struct Closed;
 
 impl AuditWriter {
     /// Opens `path` (an existing database, already migrated) and starts the thread.
-    pub(super) fn open(
-        path: &Path,
-        read_only: bool,
-        busy_timeout: Duration,
-        cache_kib: i64,
-    ) -> Result<Self, StoreError> {
+    pub(super) fn open(path: &Path, read_only: bool) -> Result<Self, StoreError> {
         const OPERATION: &str = "open the SQLite audit writer";
         let access = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -96,10 +108,10 @@ impl AuditWriter {
         let connection =
             Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .and_then(|connection| {
-                    connection.busy_timeout(busy_timeout)?;
+                    connection.busy_handler(Some(wait_for_lock))?;
                     connection.pragma_update(None, "synchronous", "NORMAL")?;
                     connection.pragma_update(None, "foreign_keys", true)?;
-                    connection.pragma_update(None, "cache_size", -cache_kib)?;
+                    connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
                     Ok(connection)
                 })
                 .map_err(StoreError::database(OPERATION))?;
