@@ -9,9 +9,21 @@
 //!
 //! The store's sqlx connection shares the file: in WAL mode readers never wait for this
 //! thread, and whichever of the two writes second waits in SQLite's busy handler.
+//!
+//! The writer does not let SQLite checkpoint the WAL after its commits (`wal_autocheckpoint =
+//! 0`): that checkpoint copies about 1,000 pages back into the database file in the committing
+//! thread, while every request queued behind it waits. A third thread, `sqlite-checkpoint`,
+//! on its own connection, copies them instead (`PASSIVE`: it never holds the write lock), after
+//! every `CHECKPOINT_EVERY` transactions of the writer. The writer commits meanwhile, so that
+//! checkpoint never ends with the whole WAL copied, and SQLite starts the WAL file over only
+//! when it is: after each of them the writer checkpoints once itself, copying only what it
+//! wrote in the meantime, and its next transaction starts the WAL over (the file stays a few
+//! MB instead of growing for as long as writes keep coming).
 
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, LazyLock};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::types::ToSqlOutput;
@@ -26,6 +38,9 @@ use crate::store::{AuditRow, StoreError};
 const QUEUE: usize = 1024;
 /// Most rows written in one transaction.
 const MAX_ROWS: usize = 2000;
+/// The writer's transactions between two checkpoints: a few pages each, so the WAL stays near
+/// SQLite's own default of 1,000 pages (4 MB).
+const CHECKPOINT_EVERY: u32 = 200;
 
 /// One audit row's `INSERT`, with numbered parameters (`?N`) in `audit_columns!` order.
 static INSERT: LazyLock<String> = LazyLock::new(|| {
@@ -105,20 +120,15 @@ impl AuditWriter {
         } else {
             OpenFlags::SQLITE_OPEN_READ_WRITE
         };
-        let connection =
-            Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .and_then(|connection| {
-                    connection.busy_handler(Some(wait_for_lock))?;
-                    connection.pragma_update(None, "synchronous", "NORMAL")?;
-                    connection.pragma_update(None, "foreign_keys", true)?;
-                    connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
-                    Ok(connection)
-                })
-                .map_err(StoreError::database(OPERATION))?;
+        let connection = connect(path, access).map_err(StoreError::database(OPERATION))?;
+        let checkpointer = match read_only {
+            true => None,
+            false => Some(Checkpointer::start(path)?),
+        };
         let (queue, receiver) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("sqlite-audit".into())
-            .spawn(move || run(connection, receiver))
+            .spawn(move || run(connection, receiver, checkpointer))
             .map_err(StoreError::database(OPERATION))?;
         Ok(Self { queue })
     }
@@ -157,9 +167,90 @@ impl AuditWriter {
     }
 }
 
+/// A connection to `path` for the writer or the checkpointer.
+fn connect(path: &Path, access: OpenFlags) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    connection.busy_handler(Some(wait_for_lock))?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    Ok(connection)
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: copies what it can of the WAL into the database file.
+fn checkpoint(connection: &Connection) {
+    if let Err(e) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "The SQLite WAL was not checkpointed.");
+    }
+}
+
+/// The thread that checkpoints the WAL when the writer asks it to, off the write path.
+struct Checkpointer {
+    /// Holds at most one request: one asked while a checkpoint runs is the next one.
+    asks: std_mpsc::SyncSender<()>,
+    /// Set when a checkpoint ended, for the writer to finish (`committed`).
+    ended: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+    /// The writer's transactions since it last asked.
+    commits: u32,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Self, StoreError> {
+        const OPERATION: &str = "open the SQLite checkpointer";
+        let connection = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(StoreError::database(OPERATION))?;
+        let (asks, asked) = std_mpsc::sync_channel(1);
+        let ended = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn({
+                let ended = Arc::clone(&ended);
+                move || {
+                    while asked.recv().is_ok() {
+                        checkpoint(&connection);
+                        ended.store(true, Ordering::Release);
+                    }
+                }
+            })
+            .map_err(StoreError::database(OPERATION))?;
+        Ok(Self {
+            asks,
+            ended,
+            thread,
+            commits: 0,
+        })
+    }
+
+    /// After each transaction of the writer (on `connection`): finishes a checkpoint that
+    /// ended since, and every `CHECKPOINT_EVERY`th asks for the next one.
+    fn committed(&mut self, connection: &Connection) {
+        if self.ended.swap(false, Ordering::Acquire) {
+            checkpoint(connection);
+        }
+        self.commits += 1;
+        if self.commits >= CHECKPOINT_EVERY {
+            self.commits = 0;
+            // Full: a checkpoint is already asked for, and it will cover this transaction too.
+            let _ = self.asks.try_send(());
+        }
+    }
+
+    /// Lets a running checkpoint finish, then ends the thread.
+    fn stop(self) {
+        drop(self.asks);
+        let _ = self.thread.join();
+    }
+}
+
 /// The thread: takes every write already queued (up to `MAX_ROWS` rows), commits them in one
 /// transaction, answers each, and starts again.
-fn run(mut connection: Connection, mut queue: mpsc::Receiver<Message>) {
+fn run(
+    mut connection: Connection,
+    mut queue: mpsc::Receiver<Message>,
+    mut checkpointer: Option<Checkpointer>,
+) {
     while let Some(first) = queue.blocking_recv() {
         let mut writes = Vec::new();
         let mut rows = 0;
@@ -180,26 +271,38 @@ fn run(mut connection: Connection, mut queue: mpsc::Receiver<Message>) {
                 next = queue.try_recv().ok();
             }
         }
-        commit(&mut connection, writes);
+        if commit(&mut connection, writes) {
+            if let Some(checkpointer) = &mut checkpointer {
+                checkpointer.committed(&connection);
+            }
+        }
         if let Some(done) = close {
             drop(connection);
+            if let Some(checkpointer) = checkpointer.take() {
+                checkpointer.stop();
+            }
             let _ = done.send(());
             return;
         }
     }
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.stop();
+    }
 }
 
 /// Writes `writes` in one transaction and answers each: its own outcome, or, when the
-/// transaction itself failed, that failure (then none of them was written).
-fn commit(connection: &mut Connection, writes: Vec<Write>) {
+/// transaction itself failed, that failure (then none of them was written). `true` when a
+/// transaction was committed.
+fn commit(connection: &mut Connection, writes: Vec<Write>) -> bool {
     if writes.is_empty() {
-        return;
+        return false;
     }
     match write_all(connection, &writes) {
         Ok(outcomes) => {
             for (write, outcome) in writes.into_iter().zip(outcomes) {
                 let _ = write.done.send(outcome);
             }
+            true
         }
         Err(error) => {
             let error = Arc::new(error);
@@ -207,6 +310,7 @@ fn commit(connection: &mut Connection, writes: Vec<Write>) {
                 let failure = StoreError::database(write.kind.operation())(Arc::clone(&error));
                 let _ = write.done.send(Err(failure));
             }
+            false
         }
     }
 }
@@ -351,6 +455,76 @@ mod tests {
         );
         assert_eq!(stored(&store, "B").await, 0);
         assert_eq!(stored(&store, "C").await, 0);
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// The audit rows in the database file itself, WAL ignored: those a checkpoint copied.
+    fn checkpointed_rows(path: &Path) -> i64 {
+        let uri = format!("file:{}?immutable=1", path.display());
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+        let file = Connection::open_with_flags(uri, flags).expect("the file, read as it is");
+        file.query_row("SELECT count(*) FROM audit_events", [], |row| row.get(0))
+            .expect("a count")
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_copies_the_wal_into_the_file_after_every_checkpoint_every_commits() {
+        let (store, connection, path) = open().await;
+        // The schema, which the migrations left in the WAL, into the file.
+        checkpoint(&connection);
+        let writer = store.audit_writer().expect("a file store has a writer");
+        let write = |i: u32| async move {
+            let row = pending_row(&format!("K{i}"));
+            writer.insert_pending(std::slice::from_ref(&row)).await
+        };
+        for i in 1..CHECKPOINT_EVERY {
+            write(i).await.expect("a write");
+        }
+        // Nobody checkpoints before the writer asks: the rows are in the WAL only.
+        assert_eq!(checkpointed_rows(&path), 0);
+
+        write(CHECKPOINT_EVERY)
+            .await
+            .expect("the write that asks for a checkpoint");
+
+        let mut copied = 0;
+        for _ in 0..500 {
+            copied = checkpointed_rows(&path);
+            if copied == i64::from(CHECKPOINT_EVERY) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(copied, i64::from(CHECKPOINT_EVERY));
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn the_wal_starts_over_while_writes_keep_coming() {
+        let (store, _, path) = open().await;
+        let writer = store.audit_writer().expect("a file store has a writer");
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let wal_bytes = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        let rounds = 20 * CHECKPOINT_EVERY;
+
+        let mut largest = 0;
+        for i in 0..rounds {
+            let row = pending_row(&format!("W{i}"));
+            writer
+                .insert_pending(std::slice::from_ref(&row))
+                .await
+                .expect("a write");
+            largest = largest.max(wal_bytes());
+        }
+
+        // Each transaction adds four or five pages (4 KiB each) to the WAL: it never started
+        // over if it grew past one page per transaction.
+        assert!(
+            largest < u64::from(rounds) * 4096,
+            "the WAL grew to {largest} bytes in {rounds} transactions"
+        );
         store.close().await;
         let _ = std::fs::remove_file(path);
     }
