@@ -54,18 +54,14 @@ macro_rules! claimable {
 }
 
 /// `$1` owner, `$2` lease_until, `$3` now, `$4` lane (`''`: vendor not known yet), `$5` most
-/// documents; `$lock` is the backend's row lock clause. The pick is materialised first, so
-/// its `LIMIT` holds whatever plan the update gets. `SET` reads the row as it was: a row
-/// claimed while `pending` (its runner died) is resumed, its outcome unknown.
+/// documents; `$picked` selects the rows (`picked_attempt`, `picked_position`). The pick is
+/// materialised first, so its `LIMIT` holds whatever plan the update gets. `SET` reads the row
+/// as it was: a row claimed while `pending` (its runner died) is resumed, its outcome unknown.
 macro_rules! claim_slice {
-    ($lock:literal) => {
+    ($picked:expr) => {
         concat!(
-            "WITH picked AS MATERIALIZED (\
-               SELECT attempt_id AS picked_attempt, position AS picked_position \
-               FROM audit_events WHERE COALESCE(vendor, '') = $4 AND ",
-            claimable!(),
-            " ORDER BY job_next_at, attempt_id, position LIMIT $5 ",
-            $lock,
+            "WITH picked AS MATERIALIZED (",
+            $picked,
             ") UPDATE audit_events SET status = 'pending', \
              outcome_unknown = (outcome_unknown OR status = 'pending'), \
              recovery_owner = $1, recovery_lease_until = $2 \
@@ -78,9 +74,29 @@ macro_rules! claim_slice {
 }
 
 /// `claim_slice!` for Postgres: replicas skip each other's locked rows instead of waiting.
-pub(in crate::store) const CLAIM_SLICE_POSTGRES: &str = claim_slice!("FOR UPDATE SKIP LOCKED");
-/// `claim_slice!` for SQLite: one process, one writer at a time.
-pub(in crate::store) const CLAIM_SLICE_SQLITE: &str = claim_slice!("");
+pub(in crate::store) const CLAIM_SLICE_POSTGRES: &str = claim_slice!(concat!(
+    "SELECT attempt_id AS picked_attempt, position AS picked_position \
+     FROM audit_events WHERE COALESCE(vendor, '') = $4 AND ",
+    claimable!(),
+    " ORDER BY job_next_at, attempt_id, position LIMIT $5 FOR UPDATE SKIP LOCKED"
+));
+/// `claim_slice!` for SQLite (one process, one writer at a time). SQLite matches a partial
+/// index only to a condition that implies it, never to one arm of an `OR`: `claimable!` as one
+/// condition scans the whole audit table, once a second per lane, holding the write lock. Each
+/// arm reads its own index instead (`audit_events_waiting`, `audit_events_job_pending`);
+/// waiting rows due at the same time are taken in the order they were written.
+pub(in crate::store) const CLAIM_SLICE_SQLITE: &str = claim_slice!(
+    "SELECT picked_attempt, picked_position FROM ( \
+       SELECT * FROM (SELECT attempt_id AS picked_attempt, position AS picked_position, \
+           job_next_at FROM audit_events \
+         WHERE status = 'waiting' AND job_next_at <= $3 AND job = TRUE \
+           AND COALESCE(vendor, '') = $4 ORDER BY job_next_at LIMIT $5) \
+       UNION ALL \
+       SELECT * FROM (SELECT attempt_id, position, job_next_at FROM audit_events \
+         WHERE status = 'pending' AND job = TRUE AND recovery_lease_until < $3 \
+           AND COALESCE(vendor, '') = $4 LIMIT $5)) \
+     ORDER BY job_next_at, picked_attempt, picked_position LIMIT $5"
+);
 
 /// `$1` job, `$2` now.
 pub(in crate::store) const START_JOB: &str = "\

@@ -163,4 +163,23 @@ mod tests {
         assert!(owners.contains("code_owners_found_at"), "{owners}");
         assert!(!owners.contains("SCAN"), "{owners}");
     }
+
+    #[tokio::test]
+    async fn the_job_claim_reads_its_indexes_instead_of_scanning() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("store");
+
+        let claim = plan(&store, super::super::jobs::CLAIM_SLICE_SQLITE).await;
+
+        assert!(
+            claim.contains("USING INDEX audit_events_waiting"),
+            "{claim}"
+        );
+        assert!(
+            claim.contains("USING INDEX audit_events_job_pending"),
+            "{claim}"
+        );
+        assert!(!claim.contains("SCAN audit_events"), "{claim}");
+    }
 }
