@@ -3,12 +3,13 @@
 # vendor simulator, signgate and nginx on loopback ports, runs bench/bench.py, and writes
 # bench/RESULTS.md. Everything it starts is stopped on exit. See bench/README.md.
 #
-#   bash bench/run.sh             the whole benchmark (about 6 minutes once built)
+#   bash bench/run.sh             the whole benchmark (about 7 minutes once built)
 #   bash bench/run.sh --profile   signgate at saturation under `perf record`; writes bench/PROFILE.txt
 #
 # Knobs (environment): BENCH_PORT_BASE (18400), CONNECTIONS (64), SAT_SECS (10), RATE_SECS (15),
-# NDOC_REPS (30), PROFILE_SECS (15), STORE (file|memory, default file), KEEP_WORK=1 keeps the
-# raw files, SKIP_BUILD=1 uses the existing target/release/signgate.
+# NDOC_REPS (100), PROFILE_SECS (15), STORE (file|memory, default file), KEEP_WORK=1 keeps the
+# raw files, SKIP_BUILD=1 uses the existing binary, SIGNGATE_BIN (target/release/signgate),
+# OUT (bench/RESULTS.md).
 set -euo pipefail
 
 MODE=bench
@@ -17,7 +18,8 @@ if [[ "${1:-}" == "--profile" ]]; then MODE=profile; fi
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
 OHA_VERSION=1.16.0
-BIN="$ROOT/target/release/signgate"
+BIN=${SIGNGATE_BIN:-"$ROOT/target/release/signgate"}
+OUT=${OUT:-"$BENCH_DIR/RESULTS.md"}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 PORT_BASE=${BENCH_PORT_BASE:-18400}
@@ -60,6 +62,9 @@ if [[ "$MODE" == profile ]] && ! command -v perf >/dev/null 2>&1; then
 fi
 NGINX=$(command -v nginx)
 OHA=$(command -v oha)
+
+# The report's folder, before anything is measured.
+if [[ "$MODE" == bench ]]; then mkdir -p "$(dirname "$OUT")"; fi
 
 # ---- 2. processes ----------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/signgate-bench.XXXXXX)
@@ -170,8 +175,10 @@ for port in $SIM_PORT $SIM2_PORT $GW_PORT $GW2_PORT $NGINX_PORT; do
 done
 log "simulator :$SIM_PORT (pid $SIM_PID), signgate :$GW_PORT (pid $GW_PID), nginx :$NGINX_PORT (pid $NGINX_PID), latency simulator :$SIM2_PORT, signgate :$GW2_PORT"
 
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! (cd "$ROOT" && git --no-optional-locks diff --quiet HEAD -- src Cargo.toml Cargo.lock config migrations 2>/dev/null); then
+# The commit of the work tree the binary is in (SIGNGATE_BIN may point into another one).
+SRC_ROOT=$(git -C "$(dirname "$BIN")" rev-parse --show-toplevel 2>/dev/null || echo "$ROOT")
+COMMIT=$(cd "$SRC_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! (cd "$SRC_ROOT" && git --no-optional-locks diff --quiet HEAD -- src Cargo.toml Cargo.lock config migrations 2>/dev/null); then
   COMMIT="$COMMIT + uncommitted changes in src/"
 fi
 VERSIONS="$(rustc --version | cut -d' ' -f1-2), $("$OHA" --version), $("$NGINX" -v 2>&1 | sed 's/.*: //'), Python $(python3 -c 'import platform; print(platform.python_version())'), $("$BIN" --version)"
@@ -181,13 +188,13 @@ DRIVER=(python3 "$BENCH_DIR/bench.py" --oha "$OHA" --work "$WORK"
   --sim2-port "$SIM2_PORT" --gw2-port "$GW2_PORT"
   --sim-pid "$SIM_PID" --gw-pid "$GW_PID" --nginx-pid "$NGINX_PID" --api-key "$API_KEY"
   --connections "${CONNECTIONS:-64}" --sat-secs "${SAT_SECS:-10}" --rate-secs "${RATE_SECS:-15}"
-  --ndoc-reps "${NDOC_REPS:-30}" --latency-ms "$LATENCY_MS" --slow-ms "$SLOW_MS"
+  --ndoc-reps "${NDOC_REPS:-100}" --latency-ms "$LATENCY_MS" --slow-ms "$SLOW_MS"
   --slow-share "$SLOW_SHARE" --commit "$COMMIT" --versions "$VERSIONS"
   --store-desc "${STORE_URL/$WORK/\$WORK}" --gw-conc "$LOAD_CONCURRENCY" --gw-rpm "$LOAD_RPM")
 
 if [[ "$MODE" == bench ]]; then
-  "${DRIVER[@]}" --out "$BENCH_DIR/RESULTS.md"
-  log "done: $BENCH_DIR/RESULTS.md"
+  "${DRIVER[@]}" --out "$OUT"
+  log "done: $OUT"
   exit 0
 fi
 
