@@ -3,8 +3,8 @@
 
 `bench/run.sh` builds signgate, starts the simulator, the gateways (SQLite and Postgres stores)
 and nginx on loopback ports, and then runs this script, which drives every load phase with `oha`,
-reads CPU and memory from /proc, and writes bench/RESULTS.md. See bench/README.md for what is
-measured and why.
+reads CPU and memory from /proc, and writes bench/RESULTS.md with two hand-written SVG plots
+beside it (latency.svg, ndocs.svg). See bench/README.md for what is measured and why.
 
 Every loop here is bounded in count, and every subprocess in time.
 """
@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from xml.sax import saxutils
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MESSAGE = "signgate benchmark"
@@ -493,6 +494,221 @@ def run_ndocs(args, port, sizes, reps, rng):
     return results
 
 
+# ---- plots (hand-written SVG) ------------------------------------------------------------------
+
+SVG_FONT = "sans-serif"
+# Distinct colours, one per series.
+COLOURS = {
+    "direct": "#1f77b4",
+    "nginx": "#2ca02c",
+    "signgate": "#d62728",
+    "signgate-pg": "#9467bd",
+    "ideal": "#222222",
+    "zero": "#ff7f0e",
+}
+LABELS = {
+    "direct": "simulator directly",
+    "nginx": "nginx -> simulator",
+    "signgate": "signgate, SQLite store",
+    "signgate-pg": "signgate, Postgres store",
+}
+
+
+def log_ticks(lo, hi):
+    """1-2-5 ticks covering [lo, hi] on a log axis: (axis low, axis high, ticks)."""
+    lo_exp = math.floor(math.log10(max(lo, 1e-6)))
+    hi_exp = math.ceil(math.log10(max(hi, lo * 1.01, 1e-6)))
+    if hi_exp <= lo_exp:
+        hi_exp = lo_exp + 1
+    ticks = [m * 10.0 ** e for e in range(lo_exp, hi_exp) for m in (1, 2, 5)]
+    ticks.append(10.0 ** hi_exp)
+    return 10.0 ** lo_exp, 10.0 ** hi_exp, ticks
+
+
+def tick_label(value):
+    return f"{value:g}" if value < 1e5 else f"{value:.0e}"
+
+
+class SvgPlot:
+    """A plot area with a log-scale y axis, x positions given in pixels by the caller, a title
+    and a subtitle (the commit), axis labels and a legend on the right."""
+
+    def __init__(self, title, subtitle, x_label, y_label, y_lo, y_hi, width=720, height=420):
+        self.width, self.height = width, height
+        self.left, self.right, self.top, self.bottom = 70, width - 190, 50, height - 62
+        self.y_lo, self.y_hi, self.y_ticks = log_ticks(y_lo, y_hi)
+        self.parts = []
+        self.legend_rows = 0
+        self.title, self.subtitle, self.x_label, self.y_label = title, subtitle, x_label, y_label
+
+    def y(self, value):
+        value = min(max(value, self.y_lo), self.y_hi)
+        share = (math.log10(value) - math.log10(self.y_lo)) / (
+            math.log10(self.y_hi) - math.log10(self.y_lo))
+        return self.bottom - share * (self.bottom - self.top)
+
+    def add(self, element):
+        self.parts.append(element)
+
+    def text(self, x, y, content, size=12, anchor="middle", extra=""):
+        self.add(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
+                 f"{saxutils.escape(str(content))}</text>")
+
+    def line(self, x1, y1, x2, y2, colour, width=1.0, dash=None):
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        self.add(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
+                 f'stroke-width="{width}"{dash_attr}/>')
+
+    def polyline(self, points, colour, width=2.0, dash=None):
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        self.add(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="{width}"'
+                 f"{dash_attr}/>")
+
+    def marker(self, x, y, colour, shape="circle", size=4.0, filled=True):
+        fill = colour if filled else "white"
+        if shape == "circle":
+            self.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{size:.1f}" fill="{fill}" '
+                     f'stroke="{colour}" stroke-width="1.5"/>')
+        else:  # square
+            self.add(f'<rect x="{x - size:.1f}" y="{y - size:.1f}" width="{2 * size:.1f}" '
+                     f'height="{2 * size:.1f}" fill="{fill}" stroke="{colour}" stroke-width="1.5"/>')
+
+    def axes(self, x_ticks):
+        """Gridlines, tick labels and axis labels; `x_ticks` is [(pixel x, [label lines])]."""
+        for value in self.y_ticks:
+            y = self.y(value)
+            major = abs(math.log10(value) - round(math.log10(value))) < 1e-9
+            self.line(self.left, y, self.right, y, "#bbbbbb" if major else "#e4e4e4")
+            self.text(self.left - 6, y + 4, tick_label(value), size=11, anchor="end")
+        for x, labels in x_ticks:
+            self.line(x, self.top, x, self.bottom, "#e4e4e4")
+            for i, label in enumerate(labels):
+                self.text(x, self.bottom + 16 + 13 * i, label, size=11)
+        self.add(f'<rect x="{self.left}" y="{self.top}" width="{self.right - self.left}" '
+                 f'height="{self.bottom - self.top}" fill="none" stroke="#444444"/>')
+        self.text(self.width / 2, 21, self.title, size=15, extra=' font-weight="bold"')
+        self.text(self.width / 2, 38, self.subtitle, size=11, extra=' fill="#444444"')
+        self.text((self.left + self.right) / 2, self.height - 12, self.x_label, size=12)
+        mid = (self.top + self.bottom) / 2
+        self.text(18, mid, self.y_label, size=12, extra=f' transform="rotate(-90 18 {mid:.1f})"')
+
+    def legend(self, label, colour, shape=None, dash=None, filled=True, whisker=False):
+        x, y = self.right + 14, self.top + 8 + 20 * self.legend_rows
+        self.legend_rows += 1
+        if whisker:
+            self.line(x + 14, y - 8, x + 14, y + 8, colour, 1.2)
+            self.line(x + 9, y - 8, x + 19, y - 8, colour, 1.2)
+            self.line(x + 9, y + 8, x + 19, y + 8, colour, 1.2)
+        elif dash is not None or shape is None:
+            self.line(x, y, x + 28, y, colour, 2.0, dash or None)
+        if shape:
+            self.marker(x + 14, y, colour, shape, 4.0, filled)
+        self.text(x + 36, y + 4, label, size=11, anchor="start")
+
+    def write(self, path):
+        body = "\n".join(self.parts)
+        with open(path, "w") as f:
+            f.write(
+                f'<?xml version="1.0" encoding="UTF-8"?>\n'
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
+                f'viewBox="0 0 {self.width} {self.height}" font-family="{SVG_FONT}">\n'
+                f'<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n'
+            )
+
+
+def plot_latency(path, ctx, commit, load_targets):
+    """p50 (solid, circles) and p99 (dashed, squares) by offered rate, one colour per target."""
+    by = {(r["phase"], r["target"]): r for r in ctx["records"]}
+    phases = [(share, f"rate{int(share * 100)}") for share in ctx["shares"]]
+    series = {}
+    for t in load_targets:
+        points = [(by[(ph, t)]["rate"], by[(ph, t)]["p50"], by[(ph, t)]["p99"])
+                  for _, ph in phases if (ph, t) in by]
+        if points:
+            series[t] = points
+    values = [v for pts in series.values() for _, p50, p99 in pts for v in (p50, p99) if v > 0]
+    if not values:
+        return False
+    plot = SvgPlot("Latency by offered rate (open loop, 1-document cancels)", f"commit {commit}",
+                   "offered rate, requests/s (share of the SQLite gateway's saturation)",
+                   "latency, ms (log scale)", min(values), max(values))
+    rates = sorted({pt[0] for pts in series.values() for pt in pts})
+    span = (rates[-1] - rates[0]) or rates[0] or 1
+    pad = span / max(1, len(rates) - 1) / 2 if len(rates) > 1 else span / 2
+    lo, hi = rates[0] - pad, rates[-1] + pad
+
+    def x(rate):
+        return plot.left + (rate - lo) / (hi - lo) * (plot.right - plot.left)
+
+    shares = {by[(ph, "signgate")]["rate"]: share for share, ph in phases if (ph, "signgate") in by}
+    plot.axes([(x(r), [f"{r}/s", f"{100 * shares[r]:.0f} %" if r in shares else ""]) for r in rates])
+    for t, pts in series.items():
+        colour = COLOURS[t]
+        plot.polyline([(x(r), plot.y(p50)) for r, p50, _ in pts], colour)
+        plot.polyline([(x(r), plot.y(p99)) for r, _, p99 in pts], colour, dash="6 4")
+        for r, p50, p99 in pts:
+            plot.marker(x(r), plot.y(p50), colour, "circle")
+            plot.marker(x(r), plot.y(p99), colour, "square", filled=False)
+    for t in series:
+        plot.legend(LABELS[t], COLOURS[t], shape="circle")
+    plot.legend_rows += 0.5
+    plot.legend("p50", "#555555", shape="circle", dash="")
+    plot.legend("p99", "#555555", shape="square", dash="6 4", filled=False)
+    plot.write(path)
+    return True
+
+
+def plot_ndocs(path, ctx, commit):
+    """Per N: the ideal (median), signgate's median with its p90 tick and min-max whisker against
+    the 20 ms simulator, and the same requests against the 0 ms one."""
+    nd = ctx["ndocs"]["results"]
+    zero = ctx.get("ndocs_zero") or {}
+    sizes = list(nd)
+    if not sizes:
+        return False
+    values = [r[k] for r in nd.values() for k in ("min", "max", "ideal_median")]
+    values += [r[k] for r in zero.values() for k in ("min", "max")]
+    values = [v for v in values if v > 0]
+    cfg = ctx["ndocs"]["cfg"]
+    plot = SvgPlot("N documents per request against the ideal", f"commit {commit}",
+                   "documents per request (half Auco codes, half ZapSign UUIDs)",
+                   "request time, ms (log scale)", min(values), max(values))
+    slot = (plot.right - plot.left) / len(sizes)
+
+    def x(i, offset=0.0):
+        return plot.left + slot * (i + 0.5) + offset
+
+    plot.axes([(x(i), [f"N = {n}", f"{nd[n]['calls']} vendor call{'s' if nd[n]['calls'] != 1 else ''}"]) for i, n in enumerate(sizes)])
+
+    def whisker(xc, r, colour):
+        plot.line(xc, plot.y(r["min"]), xc, plot.y(r["max"]), colour, 1.2)
+        for key in ("min", "max"):
+            plot.line(xc - 5, plot.y(r[key]), xc + 5, plot.y(r[key]), colour, 1.2)
+        plot.line(xc - 9, plot.y(r["p90"]), xc + 9, plot.y(r["p90"]), colour, 2.5)
+        plot.marker(xc, plot.y(r["median"]), colour, "circle", 4.5)
+
+    for i, n in enumerate(sizes):
+        r = nd[n]
+        ideal_y = plot.y(r["ideal_median"])
+        plot.line(x(i, -34), ideal_y, x(i, 4), ideal_y, COLOURS["ideal"], 2.5)
+        whisker(x(i, -15), r, COLOURS["signgate"])
+        plot.text(x(i, -15), plot.y(r["max"]) - 8, f"{r['ratio']:.2f} x", size=11,
+                  extra=f' fill="{COLOURS["signgate"]}"')
+        if n in zero:
+            whisker(x(i, 22), zero[n], COLOURS["zero"])
+    plot.legend("ideal (median)", COLOURS["ideal"])
+    plot.legend(f"signgate, {cfg['latency_ms']} ms vendor", COLOURS["signgate"], shape="circle")
+    plot.legend("signgate, 0 ms vendor", COLOURS["zero"], shape="circle")
+    plot.legend_rows += 0.5
+    plot.legend("median", "#555555", shape="circle")
+    plot.legend("min - max, p90 bar", "#555555", whisker=True)
+    plot.text(plot.right + 14, plot.top + 8 + 20 * plot.legend_rows + 4,
+              "label: median / ideal", size=11, anchor="start")
+    plot.write(path)
+    return True
+
+
 # ---- the report ------------------------------------------------------------------------------
 
 
@@ -537,6 +753,14 @@ def write_report(args, ctx):
     pg = "signgate-pg" in gateways
     sat = {t: by[("saturation", t)] for t in load_targets}
     m = ctx["machine"]
+    # The plots go beside the report, unless the report goes nowhere (profile mode).
+    plots = {}
+    if os.path.realpath(args.out) != os.devnull:
+        out_dir = os.path.dirname(os.path.abspath(args.out))
+        if plot_latency(os.path.join(out_dir, "latency.svg"), ctx, args.commit, load_targets):
+            plots["latency"] = "latency.svg"
+        if plot_ndocs(os.path.join(out_dir, "ndocs.svg"), ctx, args.commit):
+            plots["ndocs"] = "ndocs.svg"
     lines = []
     add = lines.append
     add("# signgate benchmark results")
@@ -657,6 +881,9 @@ def write_report(args, ctx):
                 f"{fmt(s['p99'] - d['p99'])} | {fmt(s['p999'] - d['p999'])} | {non200} | "
                 f"{sum(q['errors'].values())} |")
         add("")
+    if "latency" in plots:
+        add(f"![latency]({plots['latency']})")
+        add("")
 
     add("## CPU and memory")
     add("")
@@ -753,6 +980,9 @@ def write_report(args, ctx):
         for n, r in ctx["ndocs_zero"].items():
             add(f"| {n} | {r['median']:.2f} | {r['p90']:.2f} | {r['max']:.2f} |")
     add("")
+    if "ndocs" in plots:
+        add(f"![N documents]({plots['ndocs']})")
+        add("")
 
     add("## Targets")
     add("")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # signgate benchmark: builds the release binary, installs nginx and oha if missing, starts the
 # vendor simulator, signgate (SQLite and Postgres stores) and nginx on loopback ports, runs
-# bench/bench.py, and writes bench/RESULTS.md. Everything it starts is stopped on exit, and its
-# Postgres database dropped. See bench/README.md.
+# bench/bench.py, and writes bench/RESULTS.md with bench/latency.svg and bench/ndocs.svg beside
+# it. Everything it starts is stopped on exit, and its Postgres database dropped. See
+# bench/README.md.
 #
 #   bash bench/run.sh             the whole benchmark (about 8 minutes once built)
 #   bash bench/run.sh --profile   signgate at saturation under `perf record`; writes bench/PROFILE.txt
@@ -10,7 +11,7 @@
 # Knobs (environment): BENCH_PORT_BASE (18400), CONNECTIONS (64), SAT_SECS (10), RATE_SECS (15),
 # NDOC_REPS (100), PROFILE_SECS (15), STORE (file|memory, default file), KEEP_WORK=1 keeps the
 # raw files, SKIP_BUILD=1 uses the existing binary, SIGNGATE_BIN (target/release/signgate),
-# OUT (bench/RESULTS.md), PG_URL (postgres://postgres@127.0.0.1:5432,
+# OUT (bench/RESULTS.md; the SVGs go to its folder), PG_URL (postgres://postgres@127.0.0.1:5432,
 # a server without a database name), BENCH_POSTGRES=0 skips the Postgres-store gateway.
 set -euo pipefail
 
@@ -87,7 +88,7 @@ if [[ "$BENCH_POSTGRES" == 1 ]]; then
   PG_VERSION=${PG_VERSION%% *}
 fi
 
-# The report's folder, before anything is measured.
+# The report's folder (the SVGs go beside it), before anything is measured.
 if [[ "$MODE" == bench ]]; then mkdir -p "$(dirname "$OUT")"; fi
 
 # ---- 2. processes ----------------------------------------------------------------------------
