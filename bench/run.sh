@@ -5,7 +5,7 @@
 # it. Everything it starts is stopped on exit, and its Postgres database dropped. See
 # bench/README.md.
 #
-#   bash bench/run.sh             the whole benchmark (about 8 minutes once built)
+#   bash bench/run.sh             the whole benchmark (about 6 minutes once built)
 #   bash bench/run.sh --profile   signgate at saturation under `perf record`; writes bench/PROFILE.txt
 #
 # Knobs (environment): BENCH_PORT_BASE (18400), CONNECTIONS (64), SAT_SECS (10), RATE_SECS (15),
