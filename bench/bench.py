@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """signgate benchmark driver (stdlib only).
 
-`bench/run.sh` builds signgate, starts the simulator, the gateway and nginx on loopback ports,
-and then runs this script, which drives every load phase with `oha`, reads CPU and memory from
-/proc, and writes bench/RESULTS.md. See bench/README.md for what is measured and why.
+`bench/run.sh` builds signgate, starts the simulator, the gateways (SQLite and Postgres stores)
+and nginx on loopback ports, and then runs this script, which drives every load phase with `oha`,
+reads CPU and memory from /proc, and writes bench/RESULTS.md with two hand-written SVG plots
+beside it (latency.svg, ndocs.svg). See bench/README.md for what is measured and why.
 
 Every loop here is bounded in count, and every subprocess in time.
 """
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from xml.sax import saxutils
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MESSAGE = "signgate benchmark"
@@ -130,14 +132,35 @@ def proc_cpu_path(path):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def wait_for_quiet(max_checks, threshold=0.15):
-    """Waits (at most `max_checks` x 2 s) until the machine is under `threshold` busy, so
-    another job's build or tests do not share the cores with the benchmark. Returns the busy
-    share last seen."""
+def postgres_pids(db):
+    """The Postgres server's processes that work for this run: the postmaster, its background
+    processes (checkpointer, WAL writer, autovacuum...) and the backends of database `db`, not
+    other databases' client backends (their titles name a client address)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f" {db} " in f"{title} " or not re.search(r"\(\d+\)|\[local\]", title):
+            found.append(int(entry))
+    return found
+
+
+def wait_for_quiet(max_checks, threshold=0.15, interval=2.0):
+    """Waits (at most `max_checks` x `interval` s) until the machine is under `threshold` busy,
+    so another job's build or tests, or the last phase's leftovers, do not share the cores with
+    the benchmark. Returns the busy share last seen."""
     share = 1.0
     for _ in range(max_checks):
         before, at = system_busy()[0], time.monotonic()
-        time.sleep(2)
+        time.sleep(interval)
         share = (system_busy()[0] - before) / (time.monotonic() - at) / (os.cpu_count() or 1)
         if share < threshold:
             break
@@ -151,17 +174,26 @@ def children_cpu():
 
 
 class Snapshot:
-    """CPU of the processes under test, the machine and our children (oha), at one instant."""
+    """CPU of the processes under test, the machine and our children (oha), at one instant.
+    `pids` maps a name to a list of pids or to a function returning one (processes that come
+    and go, like Postgres backends); `thread_pid` is the gateway whose threads are read."""
 
-    def __init__(self, pids):
+    def __init__(self, pids, thread_pid):
         self.at = time.monotonic()
-        self.cpu = {name: sum(proc_cpu(p) for p in group) for name, group in pids.items()}
+        self.cpu = {
+            name: {p: proc_cpu(p) for p in (group() if callable(group) else group)}
+            for name, group in pids.items()
+        }
         self.busy, self.irq = system_busy()
         self.children = children_cpu()
-        self.threads = threads(pids["signgate"][0])
+        self.threads = threads(thread_pid)
 
     def delta(self, before):
-        cpu = {name: self.cpu[name] - before.cpu.get(name, 0.0) for name in self.cpu}
+        # Per pid: a process started during the phase counts from 0.
+        cpu = {
+            name: sum(v - before.cpu.get(name, {}).get(p, 0.0) for p, v in group.items())
+            for name, group in self.cpu.items()
+        }
         ours = sum(cpu.values()) + (self.children - before.children)
         elapsed = self.at - before.at
         busy = self.busy - before.busy
@@ -213,11 +245,15 @@ def write_bodies(path, kind, count, rng):
 
 
 class Target:
-    def __init__(self, name, url, headers, kind):
+    def __init__(self, name, url, headers, kind, pid=None, port=None):
         self.name = name
         self.url = url
         self.headers = headers
         self.kind = kind  # "gateway" or "direct" (the body shape)
+        # The gateway process measured (RSS, threads, documents); for direct and nginx targets,
+        # the SQLite load gateway as before.
+        self.pid = pid
+        self.port = port
 
 
 def run_oha(args, target, body_file, seconds, out, rate=None, alongside=None):
@@ -305,18 +341,24 @@ class Phases:
         path = os.path.join(self.args.work, f"bodies-{self.body_seq}-{kind}.txt")
         return write_bodies(path, kind, count, self.rng)
 
-    def measure(self, target, phase, seconds, rate=None, pool=None, alongside=None):
+    def measure(self, target, phase, seconds, rate=None, pool=None, alongside=None, quiet=False):
+        """One load phase. `quiet`: first wait (bounded) until the machine is idle, so what the
+        previous phase left running (a WAL checkpoint, autovacuum) is not measured here."""
         expected = (rate or self.args.pool_rps_guess) * seconds
         pool = pool or int(min(1_000_000, max(50_000, 20 * expected)))
         body_file = self.bodies(target.kind, pool)
-        gw_pid = self.pids["signgate"][0]
+        gw_pid = target.pid or self.pids["signgate"][0]
+        gw_port = target.port or self.args.gw_port
+        quiet_share = None
+        if quiet:
+            quiet_share = wait_for_quiet(self.args.phase_quiet_checks, interval=1.0)
         reset_peak_rss(gw_pid)
-        before_docs = gateway_counts(self.args.host, self.args.gw_port)
-        before = Snapshot(self.pids)
+        before_docs = gateway_counts(self.args.host, gw_port)
+        before = Snapshot(self.pids, gw_pid)
         out = os.path.join(self.args.work, f"oha-{len(self.records):02d}-{target.name}-{phase}.json")
         raw = run_oha(self.args, target, body_file, seconds, out, rate, alongside)
-        after = Snapshot(self.pids)
-        after_docs = gateway_counts(self.args.host, self.args.gw_port)
+        after = Snapshot(self.pids, gw_pid)
+        after_docs = gateway_counts(self.args.host, gw_port)
         os.unlink(body_file)
         record = summarise(raw)
         record.update(
@@ -328,10 +370,11 @@ class Phases:
             signgate_hwm_kb=proc_status(gw_pid, "VmHWM"),
             signgate_rss_kb=proc_status(gw_pid, "VmRSS"),
             documents={k: after_docs.get(k, 0) - before_docs.get(k, 0) for k in after_docs},
+            quiet_before=quiet_share,
         )
         self.records.append(record)
         log(
-            f"{phase:>10} {target.name:<9} rate={rate or '-':<6} {record['rps']:8.0f} req/s "
+            f"{phase:>10} {target.name:<11} rate={rate or '-':<6} {record['rps']:8.0f} req/s "
             f"p50={record['p50']:.3f} p99={record['p99']:.3f} p99.9={record['p999']:.3f} ms "
             f"codes={record['codes']} errors={record['errors']}"
         )
@@ -451,6 +494,221 @@ def run_ndocs(args, port, sizes, reps, rng):
     return results
 
 
+# ---- plots (hand-written SVG) ------------------------------------------------------------------
+
+SVG_FONT = "sans-serif"
+# Distinct colours, one per series.
+COLOURS = {
+    "direct": "#1f77b4",
+    "nginx": "#2ca02c",
+    "signgate": "#d62728",
+    "signgate-pg": "#9467bd",
+    "ideal": "#222222",
+    "zero": "#ff7f0e",
+}
+LABELS = {
+    "direct": "simulator directly",
+    "nginx": "nginx -> simulator",
+    "signgate": "signgate, SQLite store",
+    "signgate-pg": "signgate, Postgres store",
+}
+
+
+def log_ticks(lo, hi):
+    """1-2-5 ticks covering [lo, hi] on a log axis: (axis low, axis high, ticks)."""
+    lo_exp = math.floor(math.log10(max(lo, 1e-6)))
+    hi_exp = math.ceil(math.log10(max(hi, lo * 1.01, 1e-6)))
+    if hi_exp <= lo_exp:
+        hi_exp = lo_exp + 1
+    ticks = [m * 10.0 ** e for e in range(lo_exp, hi_exp) for m in (1, 2, 5)]
+    ticks.append(10.0 ** hi_exp)
+    return 10.0 ** lo_exp, 10.0 ** hi_exp, ticks
+
+
+def tick_label(value):
+    return f"{value:g}" if value < 1e5 else f"{value:.0e}"
+
+
+class SvgPlot:
+    """A plot area with a log-scale y axis, x positions given in pixels by the caller, a title
+    and a subtitle (the commit), axis labels and a legend on the right."""
+
+    def __init__(self, title, subtitle, x_label, y_label, y_lo, y_hi, width=720, height=420):
+        self.width, self.height = width, height
+        self.left, self.right, self.top, self.bottom = 70, width - 190, 50, height - 62
+        self.y_lo, self.y_hi, self.y_ticks = log_ticks(y_lo, y_hi)
+        self.parts = []
+        self.legend_rows = 0
+        self.title, self.subtitle, self.x_label, self.y_label = title, subtitle, x_label, y_label
+
+    def y(self, value):
+        value = min(max(value, self.y_lo), self.y_hi)
+        share = (math.log10(value) - math.log10(self.y_lo)) / (
+            math.log10(self.y_hi) - math.log10(self.y_lo))
+        return self.bottom - share * (self.bottom - self.top)
+
+    def add(self, element):
+        self.parts.append(element)
+
+    def text(self, x, y, content, size=12, anchor="middle", extra=""):
+        self.add(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
+                 f"{saxutils.escape(str(content))}</text>")
+
+    def line(self, x1, y1, x2, y2, colour, width=1.0, dash=None):
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        self.add(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
+                 f'stroke-width="{width}"{dash_attr}/>')
+
+    def polyline(self, points, colour, width=2.0, dash=None):
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        self.add(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="{width}"'
+                 f"{dash_attr}/>")
+
+    def marker(self, x, y, colour, shape="circle", size=4.0, filled=True):
+        fill = colour if filled else "white"
+        if shape == "circle":
+            self.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{size:.1f}" fill="{fill}" '
+                     f'stroke="{colour}" stroke-width="1.5"/>')
+        else:  # square
+            self.add(f'<rect x="{x - size:.1f}" y="{y - size:.1f}" width="{2 * size:.1f}" '
+                     f'height="{2 * size:.1f}" fill="{fill}" stroke="{colour}" stroke-width="1.5"/>')
+
+    def axes(self, x_ticks):
+        """Gridlines, tick labels and axis labels; `x_ticks` is [(pixel x, [label lines])]."""
+        for value in self.y_ticks:
+            y = self.y(value)
+            major = abs(math.log10(value) - round(math.log10(value))) < 1e-9
+            self.line(self.left, y, self.right, y, "#bbbbbb" if major else "#e4e4e4")
+            self.text(self.left - 6, y + 4, tick_label(value), size=11, anchor="end")
+        for x, labels in x_ticks:
+            self.line(x, self.top, x, self.bottom, "#e4e4e4")
+            for i, label in enumerate(labels):
+                self.text(x, self.bottom + 16 + 13 * i, label, size=11)
+        self.add(f'<rect x="{self.left}" y="{self.top}" width="{self.right - self.left}" '
+                 f'height="{self.bottom - self.top}" fill="none" stroke="#444444"/>')
+        self.text(self.width / 2, 21, self.title, size=15, extra=' font-weight="bold"')
+        self.text(self.width / 2, 38, self.subtitle, size=11, extra=' fill="#444444"')
+        self.text((self.left + self.right) / 2, self.height - 12, self.x_label, size=12)
+        mid = (self.top + self.bottom) / 2
+        self.text(18, mid, self.y_label, size=12, extra=f' transform="rotate(-90 18 {mid:.1f})"')
+
+    def legend(self, label, colour, shape=None, dash=None, filled=True, whisker=False):
+        x, y = self.right + 14, self.top + 8 + 20 * self.legend_rows
+        self.legend_rows += 1
+        if whisker:
+            self.line(x + 14, y - 8, x + 14, y + 8, colour, 1.2)
+            self.line(x + 9, y - 8, x + 19, y - 8, colour, 1.2)
+            self.line(x + 9, y + 8, x + 19, y + 8, colour, 1.2)
+        elif dash is not None or shape is None:
+            self.line(x, y, x + 28, y, colour, 2.0, dash or None)
+        if shape:
+            self.marker(x + 14, y, colour, shape, 4.0, filled)
+        self.text(x + 36, y + 4, label, size=11, anchor="start")
+
+    def write(self, path):
+        body = "\n".join(self.parts)
+        with open(path, "w") as f:
+            f.write(
+                f'<?xml version="1.0" encoding="UTF-8"?>\n'
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{self.height}" '
+                f'viewBox="0 0 {self.width} {self.height}" font-family="{SVG_FONT}">\n'
+                f'<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n'
+            )
+
+
+def plot_latency(path, ctx, commit, load_targets):
+    """p50 (solid, circles) and p99 (dashed, squares) by offered rate, one colour per target."""
+    by = {(r["phase"], r["target"]): r for r in ctx["records"]}
+    phases = [(share, f"rate{int(share * 100)}") for share in ctx["shares"]]
+    series = {}
+    for t in load_targets:
+        points = [(by[(ph, t)]["rate"], by[(ph, t)]["p50"], by[(ph, t)]["p99"])
+                  for _, ph in phases if (ph, t) in by]
+        if points:
+            series[t] = points
+    values = [v for pts in series.values() for _, p50, p99 in pts for v in (p50, p99) if v > 0]
+    if not values:
+        return False
+    plot = SvgPlot("Latency by offered rate (open loop, 1-document cancels)", f"commit {commit}",
+                   "offered rate, requests/s (share of the SQLite gateway's saturation)",
+                   "latency, ms (log scale)", min(values), max(values))
+    rates = sorted({pt[0] for pts in series.values() for pt in pts})
+    span = (rates[-1] - rates[0]) or rates[0] or 1
+    pad = span / max(1, len(rates) - 1) / 2 if len(rates) > 1 else span / 2
+    lo, hi = rates[0] - pad, rates[-1] + pad
+
+    def x(rate):
+        return plot.left + (rate - lo) / (hi - lo) * (plot.right - plot.left)
+
+    shares = {by[(ph, "signgate")]["rate"]: share for share, ph in phases if (ph, "signgate") in by}
+    plot.axes([(x(r), [f"{r}/s", f"{100 * shares[r]:.0f} %" if r in shares else ""]) for r in rates])
+    for t, pts in series.items():
+        colour = COLOURS[t]
+        plot.polyline([(x(r), plot.y(p50)) for r, p50, _ in pts], colour)
+        plot.polyline([(x(r), plot.y(p99)) for r, _, p99 in pts], colour, dash="6 4")
+        for r, p50, p99 in pts:
+            plot.marker(x(r), plot.y(p50), colour, "circle")
+            plot.marker(x(r), plot.y(p99), colour, "square", filled=False)
+    for t in series:
+        plot.legend(LABELS[t], COLOURS[t], shape="circle")
+    plot.legend_rows += 0.5
+    plot.legend("p50", "#555555", shape="circle", dash="")
+    plot.legend("p99", "#555555", shape="square", dash="6 4", filled=False)
+    plot.write(path)
+    return True
+
+
+def plot_ndocs(path, ctx, commit):
+    """Per N: the ideal (median), signgate's median with its p90 tick and min-max whisker against
+    the 20 ms simulator, and the same requests against the 0 ms one."""
+    nd = ctx["ndocs"]["results"]
+    zero = ctx.get("ndocs_zero") or {}
+    sizes = list(nd)
+    if not sizes:
+        return False
+    values = [r[k] for r in nd.values() for k in ("min", "max", "ideal_median")]
+    values += [r[k] for r in zero.values() for k in ("min", "max")]
+    values = [v for v in values if v > 0]
+    cfg = ctx["ndocs"]["cfg"]
+    plot = SvgPlot("N documents per request against the ideal", f"commit {commit}",
+                   "documents per request (half Auco codes, half ZapSign UUIDs)",
+                   "request time, ms (log scale)", min(values), max(values))
+    slot = (plot.right - plot.left) / len(sizes)
+
+    def x(i, offset=0.0):
+        return plot.left + slot * (i + 0.5) + offset
+
+    plot.axes([(x(i), [f"N = {n}", f"{nd[n]['calls']} vendor call{'s' if nd[n]['calls'] != 1 else ''}"]) for i, n in enumerate(sizes)])
+
+    def whisker(xc, r, colour):
+        plot.line(xc, plot.y(r["min"]), xc, plot.y(r["max"]), colour, 1.2)
+        for key in ("min", "max"):
+            plot.line(xc - 5, plot.y(r[key]), xc + 5, plot.y(r[key]), colour, 1.2)
+        plot.line(xc - 9, plot.y(r["p90"]), xc + 9, plot.y(r["p90"]), colour, 2.5)
+        plot.marker(xc, plot.y(r["median"]), colour, "circle", 4.5)
+
+    for i, n in enumerate(sizes):
+        r = nd[n]
+        ideal_y = plot.y(r["ideal_median"])
+        plot.line(x(i, -34), ideal_y, x(i, 4), ideal_y, COLOURS["ideal"], 2.5)
+        whisker(x(i, -15), r, COLOURS["signgate"])
+        plot.text(x(i, -15), plot.y(r["max"]) - 8, f"{r['ratio']:.2f} x", size=11,
+                  extra=f' fill="{COLOURS["signgate"]}"')
+        if n in zero:
+            whisker(x(i, 22), zero[n], COLOURS["zero"])
+    plot.legend("ideal (median)", COLOURS["ideal"])
+    plot.legend(f"signgate, {cfg['latency_ms']} ms vendor", COLOURS["signgate"], shape="circle")
+    plot.legend("signgate, 0 ms vendor", COLOURS["zero"], shape="circle")
+    plot.legend_rows += 0.5
+    plot.legend("median", "#555555", shape="circle")
+    plot.legend("min - max, p90 bar", "#555555", whisker=True)
+    plot.text(plot.right + 14, plot.top + 8 + 20 * plot.legend_rows + 4,
+              "label: median / ideal", size=11, anchor="start")
+    plot.write(path)
+    return True
+
+
 # ---- the report ------------------------------------------------------------------------------
 
 
@@ -490,8 +748,19 @@ def fmt(value, digits=3):
 def write_report(args, ctx):
     recs = ctx["records"]
     by = {(r["phase"], r["target"]): r for r in recs}
-    sat = {t: by[("saturation", t)] for t in ("direct", "nginx", "signgate")}
+    gateways = ctx["gateways"]
+    load_targets = ["direct", "nginx"] + gateways
+    pg = "signgate-pg" in gateways
+    sat = {t: by[("saturation", t)] for t in load_targets}
     m = ctx["machine"]
+    # The plots go beside the report, unless the report goes nowhere (profile mode).
+    plots = {}
+    if os.path.realpath(args.out) != os.devnull:
+        out_dir = os.path.dirname(os.path.abspath(args.out))
+        if plot_latency(os.path.join(out_dir, "latency.svg"), ctx, args.commit, load_targets):
+            plots["latency"] = "latency.svg"
+        if plot_ndocs(os.path.join(out_dir, "ndocs.svg"), ctx, args.commit):
+            plots["ndocs"] = "ndocs.svg"
     lines = []
     add = lines.append
     add("# signgate benchmark results")
@@ -511,10 +780,21 @@ def write_report(args, ctx):
     add(f"| load generator | oha, {args.connections} connections, all processes on the same {m['nproc']} cores |")
     add(f"| signgate under load | store `{args.store_desc}`, log level warn, ZapSign max_concurrency "
         f"{args.gw_conc}, requests_per_minute {args.gw_rpm} |")
+    if pg:
+        add(f"| signgate with a Postgres store | store `{args.pg_store_desc}` (a database of this run, "
+            "dropped at the end), the same settings, the same simulator |")
+    else:
+        add(f"| signgate with a Postgres store | skipped ({args.pg_skipped or 'not started'}) |")
+    if args.binary:
+        add(f"| binary | `{args.binary}` |")
     foreign = sum(r["usage"]["foreign_cpu"] for r in recs)
     busy = sum(r["usage"]["machine_busy"] for r in recs)
     irq = sum(r["usage"]["irq_cpu"] for r in recs)
     add(f"| machine busy with other work before the run | {100 * ctx['quiet_share']:.0f} % |")
+    between = [r["quiet_before"] for r in recs if r.get("quiet_before") is not None]
+    if between:
+        add(f"| machine busy before each target's phases (1 s check, waited for < 15 %) | at most "
+            f"{100 * max(between):.0f} % ({len(between)} checks) |")
     add(f"| CPU used by other processes during the load phases | {foreign:.1f} s of {busy:.1f} s busy "
         f"({100 * foreign / busy if busy else 0:.1f} %; interrupts and softirq, not counted in any "
         f"process: {irq:.1f} s) |")
@@ -526,8 +806,9 @@ def write_report(args, ctx):
     add("|---|---:|---:|---:|---:|---:|---:|")
     names = {"direct": "simulator directly (ZapSign refuse)",
              "nginx": "nginx proxy_pass -> simulator",
-             "signgate": "signgate -> simulator (1-document cancel)"}
-    for t in ("direct", "nginx", "signgate"):
+             "signgate": "signgate -> simulator (1-document cancel)",
+             "signgate-pg": "signgate with a Postgres store -> simulator (1-document cancel)"}
+    for t in load_targets:
         r = sat[t]
         non200 = sum(v for k, v in r["codes"].items() if k != "200")
         add(f"| {names[t]} | {r['rps']:.0f} | {fmt(r['p50'])} | {fmt(r['p99'])} | {r['requests']} | "
@@ -537,20 +818,27 @@ def write_report(args, ctx):
     ratio_direct = sat["signgate"]["rps"] / sat["direct"]["rps"]
     add(f"- signgate / nginx throughput: **{ratio_nginx:.2f}**")
     add(f"- signgate / direct throughput: **{ratio_direct:.2f}**")
+    if pg:
+        add(f"- signgate with a Postgres store / nginx throughput: "
+            f"**{sat['signgate-pg']['rps'] / sat['nginx']['rps']:.2f}**; / signgate with SQLite: "
+            f"**{sat['signgate-pg']['rps'] / sat['signgate']['rps']:.2f}**")
+    else:
+        add(f"- signgate with a Postgres store: skipped ({args.pg_skipped or 'not started'}).")
     add("- Direct and nginx answers that are not 200 are 403 \"already refused\": a repeated token "
         "from the random body pool (still a full vendor round trip).")
     add("")
 
     add("## Latency at fixed request rates (open loop, `oha -q RATE --latency-correction`)")
     add("")
-    add(f"Rates are shares of signgate's saturation throughput above ({sat['signgate']['rps']:.0f} req/s); "
-        f"{args.rate_secs} s per target and rate.")
+    same = "; the Postgres gateway gets the same rates, so the rows compare" if pg else ""
+    add(f"Rates are shares of signgate's saturation throughput above ({sat['signgate']['rps']:.0f} req/s, "
+        f"the SQLite store{same}); {args.rate_secs} s per target and rate.")
     add("")
     add("| rate | target | achieved req/s | p50 ms | p99 ms | p99.9 ms | requests | non-200 |")
     add("|---|---|---:|---:|---:|---:|---:|---:|")
     for share in ctx["shares"]:
         phase = f"rate{int(share * 100)}"
-        for t in ("direct", "nginx", "signgate"):
+        for t in load_targets:
             r = by.get((phase, t))
             if not r:
                 continue
@@ -558,7 +846,8 @@ def write_report(args, ctx):
             add(f"| {int(share * 100)} % ({r['rate']}/s) | {t} | {r['rps']:.0f} | {fmt(r['p50'])} | "
                 f"{fmt(r['p99'])} | {fmt(r['p999'])} | {r['requests']} | {non200} |")
     add("")
-    add("Latency added over calling the simulator directly (same rate, same run):")
+    add("Latency added over calling the simulator directly (same rate, same run), signgate with the "
+        "SQLite store:")
     add("")
     add("| rate | signgate adds p50 ms | p99 ms | p99.9 ms | nginx adds p50 ms | p99 ms | p99.9 ms |")
     add("|---|---:|---:|---:|---:|---:|---:|")
@@ -571,16 +860,46 @@ def write_report(args, ctx):
             f"{fmt(s['p999'] - d['p999'])} | {fmt(n['p50'] - d['p50'])} | {fmt(n['p99'] - d['p99'])} | "
             f"{fmt(n['p999'] - d['p999'])} |")
     add("")
+    if pg:
+        pg_sat = sat["signgate-pg"]["rps"]
+        add("### signgate with a Postgres store")
+        add("")
+        add(f"Latency added over calling the simulator directly, at the same rates (its own saturation: "
+            f"{pg_sat:.0f} req/s; a rate above it queues, and the open loop counts the wait), next to "
+            "the SQLite store's:")
+        add("")
+        add("| rate | offered req/s | achieved req/s | Postgres store adds p50 ms | p99 ms | p99.9 ms | "
+            "SQLite store adds p50 ms | p99 ms | p99.9 ms | non-200 | errors |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for share in ctx["shares"]:
+            phase = f"rate{int(share * 100)}"
+            d, s, q = by[(phase, "direct")], by[(phase, "signgate")], by[(phase, "signgate-pg")]
+            non200 = sum(v for k, v in q["codes"].items() if k != "200")
+            above = " (above its saturation)" if q["rate"] > pg_sat else ""
+            add(f"| {int(share * 100)} %{above} | {q['rate']} | {q['rps']:.0f} | {fmt(q['p50'] - d['p50'])} | "
+                f"{fmt(q['p99'] - d['p99'])} | {fmt(q['p999'] - d['p999'])} | {fmt(s['p50'] - d['p50'])} | "
+                f"{fmt(s['p99'] - d['p99'])} | {fmt(s['p999'] - d['p999'])} | {non200} | "
+                f"{sum(q['errors'].values())} |")
+        add("")
+    if "latency" in plots:
+        add(f"![latency]({plots['latency']})")
+        add("")
 
     add("## CPU and memory")
     add("")
     add("CPU seconds (utime + stime from /proc/PID/stat) per 1,000 requests, per process; signgate's "
         "peak RSS (VmHWM, reset with clear_refs before each phase) and RSS at the phase's end.")
     add("")
+    if pg:
+        add("signgate's columns are the gateway of the row's target (the SQLite one for direct and "
+            "nginx rows); Postgres CPU is the server's processes for this run (postmaster, background "
+            "processes, this database's backends), whatever the target.")
+        add("")
     add("| phase | target | requests | signgate CPU s/1k | simulator CPU s/1k | nginx CPU s/1k | "
+        f"{'Postgres CPU s/1k | ' if pg else ''}"
         "oha CPU s/1k | signgate peak RSS MB | signgate RSS at end MB | signgate context switches "
         "/ request | signgate CPU in SQLite threads |")
-    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    add(f"|---|---|---:|---:|---:|---:|{'---:|' if pg else ''}---:|---:|---:|---:|---:|")
     peak_load = 0
     sat_cpu = None
     for r in recs:
@@ -590,31 +909,39 @@ def write_report(args, ctx):
         hwm = r["signgate_hwm_kb"] / 1024
         if r["target"] == "signgate":
             peak_load = max(peak_load, hwm)
-        sg = per(cpu["signgate"]) if r["target"] == "signgate" else "-"
+        sg = per(cpu[r["target"]]) if r["target"] in gateways else "-"
         if r["target"] == "signgate" and r["phase"] == "saturation":
             sat_cpu = 1000 * cpu["signgate"] / n
         ng = per(cpu["nginx"]) if r["target"] == "nginx" else "-"
         switches, store_share = "-", "-"
-        if r["target"] == "signgate":
+        if r["target"] in gateways:
             th = r["usage"]["signgate_threads"]
             switches = f"{sum(v[0] for v in th.values()) / n:.1f}"
+        if r["target"] == "signgate":
             total = sum(v[1] for v in th.values())
             store = sum(v[1] for k, v in th.items() if k.startswith(("sqlx", "sqlite")))
             store_share = f"{100 * store / total:.0f} %" if total else "-"
+        pgc = f"{per(cpu['postgres'])} | " if pg else ""
         add(f"| {r['phase']} | {r['target']} | {r['requests']} | {sg} | {per(cpu['simulator'])} | {ng} | "
-            f"{per(r['usage']['oha_cpu'])} | {hwm:.1f} | {r['signgate_rss_kb'] / 1024:.1f} | {switches} | "
+            f"{pgc}{per(r['usage']['oha_cpu'])} | {hwm:.1f} | {r['signgate_rss_kb'] / 1024:.1f} | {switches} | "
             f"{store_share} |")
     add("")
     add(f"- signgate peak RSS over the whole run (VmHWM since start): "
         f"{ctx['signgate_hwm_total_kb'] / 1024:.1f} MB; RSS when idle before the load: "
         f"{ctx['signgate_rss_idle_kb'] / 1024:.1f} MB.")
-    docs = {}
-    for r in recs:
-        if r["target"] == "signgate":
-            for k, v in r["documents"].items():
-                docs[k] = docs.get(k, 0) + v
-    add(f"- signgate documents by outcome over the load phases: {docs} "
-        "(`already_cancelled` = a repeated token from the random body pool; each is still one vendor call).")
+    if pg:
+        add(f"- signgate with a Postgres store: peak RSS over the whole run "
+            f"{ctx['pg_hwm_total_kb'] / 1024:.1f} MB; RSS when idle before the load: "
+            f"{ctx['pg_rss_idle_kb'] / 1024:.1f} MB.")
+    for t in gateways:
+        docs = {}
+        for r in recs:
+            if r["target"] == t:
+                for k, v in r["documents"].items():
+                    docs[k] = docs.get(k, 0) + v
+        which = "signgate" if t == "signgate" else "signgate with a Postgres store"
+        add(f"- {which} documents by outcome over the load phases: {docs} "
+            "(`already_cancelled` = a repeated token from the random body pool; each is still one vendor call).")
     add("")
 
     nd = ctx["ndocs"]
@@ -653,6 +980,9 @@ def write_report(args, ctx):
         for n, r in ctx["ndocs_zero"].items():
             add(f"| {n} | {r['median']:.2f} | {r['p90']:.2f} | {r['max']:.2f} |")
     add("")
+    if "ndocs" in plots:
+        add(f"![N documents]({plots['ndocs']})")
+        add("")
 
     add("## Targets")
     add("")
@@ -681,6 +1011,20 @@ def write_report(args, ctx):
     for name, value, ok in rows:
         add(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
     add("")
+    if pg:
+        q = sat["signgate-pg"]
+        q_cpu = 1000 * q["usage"]["cpu"]["signgate-pg"] / max(1, q["requests"])
+        q_pg = 1000 * q["usage"]["cpu"]["postgres"] / max(1, q["requests"])
+        line = (f"Not judged, signgate with a Postgres store: saturation {q['rps']:.0f} req/s "
+                f"({q['rps'] / sat['nginx']['rps']:.2f} x nginx, {q['rps'] / sat['signgate']['rps']:.2f} x "
+                f"the SQLite store), CPU {q_cpu:.4f} s per 1,000 requests at saturation in signgate "
+                f"and {q_pg:.4f} s in Postgres")
+        q50, d50 = by.get(("rate50", "signgate-pg")), by.get(("rate50", "direct"))
+        if q50 and d50:
+            line += (f", added p50 {q50['p50'] - d50['p50']:.3f} ms and p99 {q50['p99'] - d50['p99']:.3f} ms "
+                     "at the SQLite store's 50 % rate")
+        add(line + ".")
+        add("")
     add(f"Raw oha JSON and logs of this run: `{args.work}` (deleted at the end unless KEEP_WORK=1).")
     add("")
     with open(args.out, "w") as f:
@@ -743,14 +1087,25 @@ def main():
     p.add_argument("--store-desc", default="")
     p.add_argument("--gw-conc", default="")
     p.add_argument("--gw-rpm", default="")
+    p.add_argument("--binary", default="")
+    p.add_argument("--pg-gw-port", type=int, default=0,
+                   help="the gateway with a Postgres store (0: none)")
+    p.add_argument("--pg-gw-pid", type=int, default=0)
+    p.add_argument("--pg-db", default="", help="its database (whose backends' CPU is counted)")
+    p.add_argument("--pg-store-desc", default="")
+    p.add_argument("--pg-skipped", default="", help="why there is no Postgres gateway")
     p.add_argument("--quiet-checks", type=int, default=60,
                    help="wait up to this many x 2 s for other work on the machine to stop")
+    p.add_argument("--phase-quiet-checks", type=int, default=15,
+                   help="before each target's phases, wait up to this many x 1 s for a quiet machine")
     p.add_argument("--profile-secs", type=int, default=0,
                    help="only drive signgate at saturation for this long (for perf), then exit")
     args = p.parse_args()
 
     host = args.host
-    for port in (args.sim_port, args.gw_port, args.nginx_port, args.sim2_port, args.gw2_port):
+    pg = bool(args.pg_gw_port)
+    ports = [args.sim_port, args.gw_port, args.nginx_port, args.sim2_port, args.gw2_port]
+    for port in ports + ([args.pg_gw_port] if pg else []):
         wait_tcp(host, port)
     nginx_workers = child_pids(args.nginx_pid)
     pids = {
@@ -758,6 +1113,9 @@ def main():
         "simulator": [args.sim_pid],
         "nginx": [args.nginx_pid] + nginx_workers,
     }
+    if pg:
+        pids["signgate-pg"] = [args.pg_gw_pid]
+        pids["postgres"] = lambda: postgres_pids(args.pg_db)
     gw_headers = [f"Authorization: Bearer {args.api_key}"]
     sim_headers = [f"Authorization: Bearer {ZAPSIGN_TOKEN}", "User-Agent: signgate-bench"]
     targets = {
@@ -766,8 +1124,15 @@ def main():
         "nginx": Target("nginx", f"http://{host}:{args.nginx_port}/zapsign/api/v1/refuse/",
                         sim_headers, "direct"),
         "signgate": Target("signgate", f"http://{host}:{args.gw_port}/documents/cancel",
-                           gw_headers, "gateway"),
+                           gw_headers, "gateway", args.gw_pid, args.gw_port),
     }
+    gateways = ["signgate"]
+    if pg:
+        targets["signgate-pg"] = Target(
+            "signgate-pg", f"http://{host}:{args.pg_gw_port}/documents/cancel", gw_headers,
+            "gateway", args.pg_gw_pid, args.pg_gw_port)
+        gateways.append("signgate-pg")
+    load_targets = ["direct", "nginx"] + gateways
     phases = Phases(args, pids)
 
     if args.profile_secs:
@@ -784,24 +1149,33 @@ def main():
         "machine": machine(),
         "loadavg_start": open("/proc/loadavg").read().strip(),
         "signgate_rss_idle_kb": proc_status(args.gw_pid, "VmRSS"),
+        "pg_rss_idle_kb": proc_status(args.pg_gw_pid, "VmRSS") if pg else 0,
+        "gateways": gateways,
     }
 
+    # One phase at a time; each target's first phase, and every fixed-rate phase, waits for a
+    # quiet machine (what the last phase left behind: a WAL checkpoint, autovacuum).
     # 1. Saturation, closed loop, each target after a short warm-up.
-    for name in ("direct", "nginx", "signgate"):
-        phases.measure(targets[name], "warmup", args.warm_secs)
+    for name in load_targets:
+        phases.measure(targets[name], "warmup", args.warm_secs, quiet=True)
         phases.measure(targets[name], "saturation", args.sat_secs)
-    saturation = phases.records[-1]["rps"]
+    # The rates of every target, the Postgres gateway's too, derive from the SQLite gateway's.
+    saturation = next(r["rps"] for r in phases.records
+                      if r["target"] == "signgate" and r["phase"] == "saturation")
 
     # 2. Fixed rates below saturation, open loop.
     shares = [float(s) for s in args.shares.split(",")]
     for share in shares:
         rate = max(1, int(saturation * share))
-        for name in ("direct", "nginx", "signgate"):
-            phases.measure(targets[name], f"rate{int(share * 100)}", args.rate_secs, rate=rate)
+        for name in load_targets:
+            phases.measure(targets[name], f"rate{int(share * 100)}", args.rate_secs, rate=rate,
+                           quiet=True)
     ctx["shares"] = shares
     ctx["signgate_hwm_total_kb"] = proc_status(args.gw_pid, "VmHWM")
+    ctx["pg_hwm_total_kb"] = proc_status(args.pg_gw_pid, "VmHWM") if pg else 0
 
     # 3. N documents against the latency simulator, and against the 0 ms one.
+    wait_for_quiet(args.phase_quiet_checks, interval=1.0)
     rng = random.Random(args.seed + 1)
     sizes = [int(s) for s in args.ndoc_sizes.split(",")]
     ctx["ndocs_zero"] = run_ndocs(args, args.gw_port, sizes, args.ndoc_reps, rng)

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # signgate benchmark: builds the release binary, installs nginx and oha if missing, starts the
-# vendor simulator, signgate and nginx on loopback ports, runs bench/bench.py, and writes
-# bench/RESULTS.md. Everything it starts is stopped on exit. See bench/README.md.
+# vendor simulator, signgate (SQLite and Postgres stores) and nginx on loopback ports, runs
+# bench/bench.py, and writes bench/RESULTS.md with bench/latency.svg and bench/ndocs.svg beside
+# it. Everything it starts is stopped on exit, and its Postgres database dropped. See
+# bench/README.md.
 #
 #   bash bench/run.sh             the whole benchmark (about 6 minutes once built)
 #   bash bench/run.sh --profile   signgate at saturation under `perf record`; writes bench/PROFILE.txt
 #
 # Knobs (environment): BENCH_PORT_BASE (18400), CONNECTIONS (64), SAT_SECS (10), RATE_SECS (15),
-# NDOC_REPS (30), PROFILE_SECS (15), STORE (file|memory, default file), KEEP_WORK=1 keeps the
-# raw files, SKIP_BUILD=1 uses the existing target/release/signgate.
+# NDOC_REPS (100), PROFILE_SECS (15), STORE (file|memory, default file), KEEP_WORK=1 keeps the
+# raw files, SKIP_BUILD=1 uses the existing binary, SIGNGATE_BIN (target/release/signgate),
+# OUT (bench/RESULTS.md; the SVGs go to its folder), PG_URL (postgres://postgres@127.0.0.1:5432,
+# a server without a database name), BENCH_POSTGRES=0 skips the Postgres-store gateway.
 set -euo pipefail
 
 MODE=bench
@@ -17,7 +21,13 @@ if [[ "${1:-}" == "--profile" ]]; then MODE=profile; fi
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
 OHA_VERSION=1.16.0
-BIN="$ROOT/target/release/signgate"
+BIN=${SIGNGATE_BIN:-"$ROOT/target/release/signgate"}
+OUT=${OUT:-"$BENCH_DIR/RESULTS.md"}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+PG_URL=${PG_URL%/}
+BENCH_POSTGRES=${BENCH_POSTGRES:-1}
+# The Postgres gateway is part of the benchmark, not of the profile.
+if [[ "$MODE" == profile ]]; then BENCH_POSTGRES=0; fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
 PORT_BASE=${BENCH_PORT_BASE:-18400}
@@ -26,6 +36,7 @@ GW_PORT=$((PORT_BASE + 2))     # signgate -> SIM_PORT, high concurrency (load ph
 NGINX_PORT=$((PORT_BASE + 3))  # nginx proxy_pass -> SIM_PORT
 SIM2_PORT=$((PORT_BASE + 4))   # simulator with 20 ms latency and a 1 % slow tail
 GW2_PORT=$((PORT_BASE + 5))    # signgate -> SIM2_PORT, default concurrency (N-document phase)
+PGGW_PORT=$((PORT_BASE + 6))   # signgate with a Postgres store -> SIM_PORT, like GW_PORT (load phases)
 API_KEY=bench-key
 LATENCY_MS=20
 SLOW_MS=200
@@ -61,9 +72,29 @@ fi
 NGINX=$(command -v nginx)
 OHA=$(command -v oha)
 
+# Postgres answers, or the run stops here (BENCH_POSTGRES=0 skips the Postgres gateway).
+pg() { PGCONNECT_TIMEOUT=5 timeout 30 psql "$PG_URL/$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
+PG_VERSION=
+if [[ "$BENCH_POSTGRES" == 1 ]]; then
+  if ! command -v psql >/dev/null 2>&1; then
+    log "psql is missing (apt-get install postgresql-client); set BENCH_POSTGRES=0 to skip the Postgres gateway"
+    exit 1
+  fi
+  if ! PG_VERSION=$(pg postgres 'SHOW server_version' 2>&1); then
+    log "Postgres does not answer at $PG_URL: ${PG_VERSION:0:300}"
+    log "start it, point PG_URL at a server (no database name; trust auth or a password in the URL), or set BENCH_POSTGRES=0 to skip the Postgres gateway"
+    exit 1
+  fi
+  PG_VERSION=${PG_VERSION%% *}
+fi
+
+# The report's folder (the SVGs go beside it), before anything is measured.
+if [[ "$MODE" == bench ]]; then mkdir -p "$(dirname "$OUT")"; fi
+
 # ---- 2. processes ----------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/signgate-bench.XXXXXX)
 PIDS=()
+PG_DB=
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do
@@ -74,12 +105,19 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  # After the gateways are gone; FORCE ends a backend that has not noticed yet.
+  if [[ -n "$PG_DB" ]]; then
+    pg postgres "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
+      || log "could not drop database $PG_DB on $PG_URL; drop it by hand"
+  fi
   if [[ "${KEEP_WORK:-0}" == 1 ]]; then log "raw files kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for port in $SIM_PORT $GW_PORT $NGINX_PORT $SIM2_PORT $GW2_PORT; do
+PORTS=($SIM_PORT $GW_PORT $NGINX_PORT $SIM2_PORT $GW2_PORT)
+if [[ "$BENCH_POSTGRES" == 1 ]]; then PORTS+=($PGGW_PORT); fi
+for port in "${PORTS[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     log "port $port is in use; set BENCH_PORT_BASE"; exit 1
   fi
@@ -124,6 +162,20 @@ GW_PID=$LAST_PID; PIDS+=("$GW_PID")
 # Default max_concurrency (Auco 4, ZapSign 8): the N-document ideal counts its waves.
 start_gateway "$GW2_PORT" "$SIM2_PORT" "$STORE2_URL" "$WORK/signgate2.log"
 GW2_PID=$LAST_PID; PIDS+=("$GW2_PID")
+# The Postgres store: a fresh database (signgate applies its migrations), the load gateway's
+# settings otherwise. Dropped by cleanup after the gateway has stopped.
+PG_ARGS=(--pg-skipped "BENCH_POSTGRES=0")
+if [[ "$BENCH_POSTGRES" == 1 ]]; then
+  pg postgres "CREATE DATABASE signgate_bench_$$"
+  PG_DB=signgate_bench_$$
+  start_gateway "$PGGW_PORT" "$SIM_PORT" "$PG_URL/$PG_DB" "$WORK/signgate-pg.log" \
+    SIGNGATE__VENDORS__ZAPSIGN__MAX_CONCURRENCY=$LOAD_CONCURRENCY \
+    SIGNGATE__VENDORS__AUCO__MAX_CONCURRENCY=$LOAD_CONCURRENCY
+  PGGW_PID=$LAST_PID; PIDS+=("$PGGW_PID")
+  # The URL without a password, if it has one.
+  PG_ARGS=(--pg-gw-port "$PGGW_PORT" --pg-gw-pid "$PGGW_PID" --pg-db "$PG_DB"
+    --pg-store-desc "$(sed -E 's#//([^:@/]*):[^@/]*@#//\1:***@#' <<<"$PG_URL/$PG_DB")")
+fi
 
 mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -159,7 +211,7 @@ EOF
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 
 # Readiness: bounded, 100 x 0.1 s per port.
-for port in $SIM_PORT $SIM2_PORT $GW_PORT $GW2_PORT $NGINX_PORT; do
+for port in "${PORTS[@]}"; do
   for i in $(seq 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
     if [[ $i == 100 ]]; then
@@ -169,25 +221,29 @@ for port in $SIM_PORT $SIM2_PORT $GW_PORT $GW2_PORT $NGINX_PORT; do
   done
 done
 log "simulator :$SIM_PORT (pid $SIM_PID), signgate :$GW_PORT (pid $GW_PID), nginx :$NGINX_PORT (pid $NGINX_PID), latency simulator :$SIM2_PORT, signgate :$GW2_PORT"
+if [[ -n "$PG_DB" ]]; then log "signgate with Postgres store :$PGGW_PORT (pid $PGGW_PID), database $PG_DB"; fi
 
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if ! (cd "$ROOT" && git --no-optional-locks diff --quiet HEAD -- src Cargo.toml Cargo.lock config migrations 2>/dev/null); then
+# The commit of the work tree the binary is in (SIGNGATE_BIN may point into another one).
+SRC_ROOT=$(git -C "$(dirname "$BIN")" rev-parse --show-toplevel 2>/dev/null || echo "$ROOT")
+COMMIT=$(cd "$SRC_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! (cd "$SRC_ROOT" && git --no-optional-locks diff --quiet HEAD -- src Cargo.toml Cargo.lock config migrations 2>/dev/null); then
   COMMIT="$COMMIT + uncommitted changes in src/"
 fi
-VERSIONS="$(rustc --version | cut -d' ' -f1-2), $("$OHA" --version), $("$NGINX" -v 2>&1 | sed 's/.*: //'), Python $(python3 -c 'import platform; print(platform.python_version())'), $("$BIN" --version)"
+VERSIONS="$(rustc --version | cut -d' ' -f1-2), $("$OHA" --version), $("$NGINX" -v 2>&1 | sed 's/.*: //'), Python $(python3 -c 'import platform; print(platform.python_version())'), $("$BIN" --version)${PG_VERSION:+, PostgreSQL $PG_VERSION}"
 
 DRIVER=(python3 "$BENCH_DIR/bench.py" --oha "$OHA" --work "$WORK"
   --sim-port "$SIM_PORT" --gw-port "$GW_PORT" --nginx-port "$NGINX_PORT"
   --sim2-port "$SIM2_PORT" --gw2-port "$GW2_PORT"
   --sim-pid "$SIM_PID" --gw-pid "$GW_PID" --nginx-pid "$NGINX_PID" --api-key "$API_KEY"
   --connections "${CONNECTIONS:-64}" --sat-secs "${SAT_SECS:-10}" --rate-secs "${RATE_SECS:-15}"
-  --ndoc-reps "${NDOC_REPS:-30}" --latency-ms "$LATENCY_MS" --slow-ms "$SLOW_MS"
+  --ndoc-reps "${NDOC_REPS:-100}" --latency-ms "$LATENCY_MS" --slow-ms "$SLOW_MS"
   --slow-share "$SLOW_SHARE" --commit "$COMMIT" --versions "$VERSIONS"
-  --store-desc "${STORE_URL/$WORK/\$WORK}" --gw-conc "$LOAD_CONCURRENCY" --gw-rpm "$LOAD_RPM")
+  --store-desc "${STORE_URL/$WORK/\$WORK}" --gw-conc "$LOAD_CONCURRENCY" --gw-rpm "$LOAD_RPM"
+  --binary "$BIN" "${PG_ARGS[@]}")
 
 if [[ "$MODE" == bench ]]; then
-  "${DRIVER[@]}" --out "$BENCH_DIR/RESULTS.md"
-  log "done: $BENCH_DIR/RESULTS.md"
+  "${DRIVER[@]}" --out "$OUT"
+  log "done: $OUT"
   exit 0
 fi
 
