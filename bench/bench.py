@@ -1006,6 +1006,10 @@ def write_report(args, ctx):
     rows.append(("idle RSS <= 10 MB", f"{idle:.1f} MB", idle <= 10))
     if r100:
         rows.append(("100 documents within 1.1 x the ideal", f"{r100['ratio']:.3f} x", r100["ratio"] <= 1.1))
+    image = image_bytes()
+    if image:
+        rows.append(("container image <= 40 MB", f"{image / 1e6:.1f} MB ({image:,} bytes; `bench/IMAGE.md`, "
+                     "not rebuilt by this run)", image <= 40e6))
     add("| target | measured | met |")
     add("|---|---|---|")
     for name, value, ok in rows:
@@ -1032,6 +1036,22 @@ def write_report(args, ctx):
     with open(os.path.join(args.work, "records.json"), "w") as f:
         json.dump(ctx, f, indent=1, default=str)
     log(f"wrote {args.out}")
+
+
+def image_bytes():
+    """The container image's size as `bench/IMAGE.md` records it (its "image" row, the "after"
+    column), or None. Building the image takes longer than this whole run, so it is measured
+    apart (see IMAGE.md for the commands)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "IMAGE.md")
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("| image"):
+            sizes = re.findall(r"([\d,]+) bytes", line)
+            return int(sizes[-1].replace(",", "")) if sizes else None
+    return None
 
 
 # ---- main ------------------------------------------------------------------------------------
