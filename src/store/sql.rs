@@ -422,16 +422,55 @@ where
     bool: Encode<'a, DB> + Type<DB>,
 {
     let mut builder = QueryBuilder::new(INSERT_AUDIT);
-    builder.push_values(rows, |mut values, row| {
-        for value in audit_values(row) {
+    push_rows(&mut builder, rows, audit_values);
+    builder
+}
+
+/// `FINISH_AUDIT` for many rows in one statement, up to the `FROM`: each row's
+/// `outcome_values` is one tuple of a `VALUES` list, whose columns both engines name `column1`
+/// to `column11`.
+const FINISH_AUDIT_ROWS: &str = "\
+UPDATE audit_events
+SET status = v.column1, error_code = v.column2, finished_at = v.column3,
+    vendor_status = v.column4, vendor_calls = v.column5, error_message = v.column8,
+    outcome_unknown = v.column9, queued = v.column10, confirm_at = v.column11
+FROM (";
+
+/// One `UPDATE` of the outcomes of many audit rows (at most `INSERT_CHUNK` of them); the rows
+/// it finds are its `rows_affected`.
+pub(super) fn finish_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+{
+    let mut builder = QueryBuilder::new(FINISH_AUDIT_ROWS);
+    push_rows(&mut builder, rows, outcome_values);
+    builder.push(") AS v WHERE attempt_id = v.column6 AND position = v.column7");
+    builder
+}
+
+/// Appends `VALUES (...), (...)`: the `values` of each row, bound.
+fn push_rows<'a, DB, const N: usize>(
+    builder: &mut QueryBuilder<'a, DB>,
+    rows: &'a [AuditRow],
+    values: fn(&'a AuditRow) -> [Value<'a>; N],
+) where
+    DB: Database,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
+{
+    builder.push_values(rows, |mut tuple, row| {
+        for value in values(row) {
             match value {
-                Value::Text(text) => values.push_bind(text),
-                Value::Int(int) => values.push_bind(int),
-                Value::Bool(flag) => values.push_bind(flag),
+                Value::Text(text) => tuple.push_bind(text),
+                Value::Int(int) => tuple.push_bind(int),
+                Value::Bool(flag) => tuple.push_bind(flag),
             };
         }
     });
-    builder
 }
 
 /// Implements `Store` for a backend whose `pool` field is an sqlx pool. The SQL text is shared
@@ -656,6 +695,30 @@ macro_rules! pool_store {
                         _ => Ok(()),
                     };
                 }
+                // One statement per chunk, not one per row: a round trip each on Postgres.
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                let mut updated = 0;
+                for chunk in rows.chunks($crate::store::sql::INSERT_CHUNK) {
+                    updated += $crate::store::sql::finish_audit_rows(chunk)
+                        .build()
+                        .persistent(false)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?
+                        .rows_affected();
+                }
+                if updated == rows.len() as u64 {
+                    return tx
+                        .commit()
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION));
+                }
+                // A row is missing: undo, and find which one, a row at a time.
+                drop(tx);
                 let mut tx = self
                     .pool
                     .begin()
