@@ -13,22 +13,35 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::vendors::Registry;
 
-/// Shared by every request.
+/// Shared by every request: one `Arc`, so the clone that every extractor and layer makes is
+/// one reference count, not one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What `AppState` shares.
+#[derive(Debug)]
+pub struct Shared {
     /// The loaded settings.
     pub settings: Arc<Settings>,
     /// Routing and vendors.
-    pub gateway: Arc<Gateway>,
+    pub gateway: Gateway,
     /// The accepted API keys.
-    pub keys: Arc<ApiKeys>,
+    pub keys: ApiKeys,
     /// Idempotency keys and the audit trail.
     pub store: Arc<dyn Store>,
     /// Permits for API requests in flight (`server.max_in_flight`).
-    pub in_flight: Arc<Semaphore>,
+    pub in_flight: Semaphore,
     /// The process's inbound rate limit, when `server.rate_limit_per_second` is set.
     pub rate_limit: Option<Arc<InboundLimit>>,
-    draining: Arc<AtomicBool>,
+    draining: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -46,15 +59,15 @@ impl AppState {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("auth.api_key is required"))?;
         let keys = ApiKeys::new(api_key, settings.auth.previous_api_key.as_ref());
-        Ok(Self {
-            gateway: Arc::new(Gateway::new(router, registry, Arc::clone(&store))),
-            keys: Arc::new(keys),
+        Ok(Self(Arc::new(Shared {
+            gateway: Gateway::new(router, registry, Arc::clone(&store)),
+            keys,
             store,
-            in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
+            in_flight: Semaphore::new(settings.server.max_in_flight),
             rate_limit: InboundLimit::from_settings(&settings.server),
             settings: Arc::new(settings),
-            draining: Arc::new(AtomicBool::new(false)),
-        })
+            draining: AtomicBool::new(false),
+        })))
     }
 
     /// Whether shutdown has begun.
