@@ -75,7 +75,8 @@ async fn create(
         }
     };
     let key = IdempotencyKey::from_headers(&headers)?;
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered, as an attempt id (`pipeline::cancel`): the job's audit rows carry it.
+    let id = uuid::Uuid::now_v7().to_string();
     let fingerprinted = json!({ "endpoint": "jobs", "body": value });
     let lease =
         match idempotency::claim(&state.store, &state.settings, key, &fingerprinted, &id).await? {

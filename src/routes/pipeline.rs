@@ -51,7 +51,9 @@ pub async fn cancel(
     let command = parse_command(&value, endpoint.fields, state.settings.server.max_documents)?;
     let key = IdempotencyKey::from_headers(headers)?;
     let meta = RequestMeta {
-        attempt_id: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered (UUIDv7): the audit table's primary key `(attempt_id, position)` then
+        // grows at its end, where a random id touched a random page of it in every write.
+        attempt_id: uuid::Uuid::now_v7().to_string(),
         request_id,
         idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
         received_at: Timestamp::now(),
