@@ -23,6 +23,7 @@ pub fn handle() -> &'static PrometheusHandle {
         // Fails only if another recorder is installed; this one's handle then renders nothing,
         // which the metrics test would catch.
         let _ = ::metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone());
         // Zero from the start, so `rate()` and `increase()` see the first shed request.
         for reason in ShedReason::ALL {
             ::metrics::counter!("signgate_shed_requests_total", "reason" => reason.as_str())
@@ -31,6 +32,29 @@ pub fn handle() -> &'static PrometheusHandle {
         handle
     })
 }
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The exporter keeps every histogram sample until something drains them (a scrape of
+/// `/metrics`, or `run_upkeep`): without this thread an instance nobody scrapes grows by 48
+/// bytes per request (two histograms), some 17 MB a minute at 6,000 requests a second. Here
+/// at most a second of samples waits.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let upkeep = move || loop {
+        std::thread::sleep(UPKEEP_EVERY);
+        handle.run_upkeep();
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name(UPKEEP_THREAD.into())
+        .spawn(upkeep)
+    {
+        tracing::warn!(error = %e, "The metrics upkeep thread did not start.");
+    }
+}
+
+/// The name of the upkeep thread.
+const UPKEEP_THREAD: &str = "metrics-upkeep";
 
 /// One HTTP request answered.
 pub fn http_request(route: &str, status: u16, elapsed: Duration) {
@@ -184,5 +208,33 @@ pub fn job_gauges<'a>(gauges: &crate::store::JobGauges, vendors: impl Iterator<I
         let vendor = if vendor.is_empty() { "unknown" } else { vendor };
         ::metrics::gauge!("signgate_job_documents_waiting", "vendor" => vendor.to_owned())
             .set(documents as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names of this process's threads (Linux).
+    fn thread_names() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .expect("/proc/self/task")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_recorder_comes_with_a_thread_that_drains_histogram_samples() {
+        handle();
+        // A new thread names itself once it runs; until then it has its parent's name.
+        let running = (0..500).any(|_| {
+            let found = thread_names().iter().any(|name| name == UPKEEP_THREAD);
+            if !found {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            found
+        });
+        assert!(running, "{:?}", thread_names());
     }
 }
