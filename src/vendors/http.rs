@@ -58,6 +58,7 @@ pub async fn send_keeping_headers(
         .map_err(|e| transport_error(&e))?;
     let status = response.status();
     let retry_after = retry_after(response.headers());
+    let headers = std::mem::take(response.headers_mut());
     let mut body = BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
@@ -72,7 +73,7 @@ pub async fn send_keeping_headers(
         retry_after,
         body: body.freeze(),
     };
-    Ok((answer, response.headers().clone()))
+    Ok((answer, headers))
 }
 
 /// The wait until `X-RateLimit-Reset` (Unix seconds, as DocuSign and Dropbox Sign send it;
