@@ -36,6 +36,9 @@ pub fn handle() -> &'static PrometheusHandle {
 /// How often histogram samples are folded into their buckets between scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// The name of the upkeep thread.
+const UPKEEP_THREAD: &str = "metrics-upkeep";
+
 /// The exporter keeps every histogram sample until something drains them (a scrape of
 /// `/metrics`, or `run_upkeep`): without this thread an instance nobody scrapes grows by 48
 /// bytes per request (two histograms), some 17 MB a minute at 6,000 requests a second. Here
@@ -52,9 +55,6 @@ fn spawn_upkeep(handle: PrometheusHandle) {
         tracing::warn!(error = %e, "The metrics upkeep thread did not start.");
     }
 }
-
-/// The name of the upkeep thread.
-const UPKEEP_THREAD: &str = "metrics-upkeep";
 
 /// One HTTP request answered.
 pub fn http_request(route: &str, status: u16, elapsed: Duration) {
