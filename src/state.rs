@@ -22,7 +22,7 @@ pub struct AppState(Arc<Shared>);
 #[derive(Debug)]
 pub struct Shared {
     /// The loaded settings.
-    pub settings: Arc<Settings>,
+    pub settings: Settings,
     /// Routing and vendors.
     pub gateway: Gateway,
     /// The accepted API keys.
@@ -65,7 +65,7 @@ impl AppState {
             store,
             in_flight: Semaphore::new(settings.server.max_in_flight),
             rate_limit: InboundLimit::from_settings(&settings.server),
-            settings: Arc::new(settings),
+            settings,
             draining: AtomicBool::new(false),
         })))
     }
