@@ -162,8 +162,13 @@ const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Deletes expired keys every ten minutes until the task is aborted, in batches paced as the
 /// audit purge is (`retention::Pace`), so a backlog never holds the database for long.
-pub fn spawn_purger(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn_purger(
+    supervisor: &crate::supervisor::Supervisor,
+    store: Arc<dyn Store>,
+) -> tokio::task::JoinHandle<()> {
+    supervisor.spawn("idempotency_purger", move || {
+        let store = Arc::clone(&store);
+        async move {
         let mut ticks = tokio::time::interval(PURGE_EVERY);
         loop {
             ticks.tick().await;
@@ -180,6 +185,7 @@ pub fn spawn_purger(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
                     tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
                 }
             }
+        }
         }
     })
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::FutureExt;
 use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -69,15 +70,21 @@ pub fn spawn(state: &AppState) -> Runner {
     others.extend(crate::jobs::notify::spawn(state));
     names.push(LOCATE.to_owned());
     tracing::info!(runner = %owner, lanes = names.len(), "Job runner started.");
+    let supervisor = state.supervisor();
     let lanes = names
         .into_iter()
         .map(|lane| {
-            let lane = Lane {
-                state: state.clone(),
-                owner: owner.clone(),
-                lane,
-            };
-            tokio::spawn(async move { lane.run().await })
+            let state = state.clone();
+            let owner = owner.clone();
+            let task = format!("job_lane:{}", if lane.is_empty() { "locate" } else { &lane });
+            supervisor.spawn(task, move || {
+                let lane = Lane {
+                    state: state.clone(),
+                    owner: owner.clone(),
+                    lane: lane.clone(),
+                };
+                async move { lane.run().await }
+            })
         })
         .collect();
     Runner { lanes, others }
@@ -87,16 +94,20 @@ pub fn spawn(state: &AppState) -> Runner {
 const GAUGES_EVERY: Duration = Duration::from_secs(10);
 
 fn spawn_gauges(state: AppState, vendors: Vec<String>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks =
-            tokio::time::interval(GAUGES_EVERY.min(state.settings.jobs.poll_interval() * 10));
-        loop {
-            ticks.tick().await;
-            match state.store.job_gauges().await {
-                Ok(gauges) => {
-                    crate::metrics::job_gauges(&gauges, vendors.iter().map(String::as_str))
+    state.supervisor().spawn("job_gauges", move || {
+        let state = state.clone();
+        let vendors = vendors.clone();
+        async move {
+            let mut ticks =
+                tokio::time::interval(GAUGES_EVERY.min(state.settings.jobs.poll_interval() * 10));
+            loop {
+                ticks.tick().await;
+                match state.store.job_gauges().await {
+                    Ok(gauges) => {
+                        crate::metrics::job_gauges(&gauges, vendors.iter().map(String::as_str))
+                    }
+                    Err(e) => tracing::warn!(error = %e, "Job gauges could not be read."),
                 }
-                Err(e) => tracing::warn!(error = %e, "Job gauges could not be read."),
             }
         }
     })
@@ -131,6 +142,7 @@ impl Lane {
     async fn once(&self) -> Result<Pass, StoreError> {
         let settings = &self.state.settings;
         let now = Timestamp::now();
+        quarantine(&self.state, "job_lane", now).await?;
         let limit = settings.jobs.slice_documents;
         let claim = SliceClaim {
             owner: &self.owner,
@@ -144,19 +156,34 @@ impl Lane {
             return Ok(Pass::Idle);
         }
         let full = docs.len() as u32 == limit;
+        // A document whose previous handling died (claimed again, nothing written) runs alone,
+        // so a document that panics its handler takes no other down with it twice.
+        let mut groups: Vec<Vec<JobDocument>> = Vec::new();
         let mut by_job: BTreeMap<String, Vec<JobDocument>> = BTreeMap::new();
         for doc in docs {
-            by_job
-                .entry(doc.row.attempt_id.clone())
-                .or_default()
-                .push(doc);
+            if doc.claims >= 2 {
+                groups.push(vec![doc]);
+            } else {
+                by_job
+                    .entry(doc.row.attempt_id.clone())
+                    .or_default()
+                    .push(doc);
+            }
         }
-        let runs = by_job.into_values().map(|docs| self.run_job_slice(docs));
-        let outcomes: Vec<SliceOutcome> = futures::future::join_all(runs)
-            .await
+        groups.extend(by_job.into_values());
+        let runs = groups
             .into_iter()
-            .flatten()
-            .collect();
+            .map(|docs| std::panic::AssertUnwindSafe(self.run_job_slice(docs)).catch_unwind());
+        let mut panicked = None;
+        let mut outcomes: Vec<SliceOutcome> = Vec::new();
+        for run in futures::future::join_all(runs).await {
+            match run {
+                Ok(done) => outcomes.extend(done),
+                // Its documents stay leased, their claims counted; the others are written
+                // first, then the lane dies as the handler did and its supervisor restarts it.
+                Err(panic) => drop(panicked.get_or_insert(panic)),
+            }
+        }
         let deferred = outcomes.iter().any(|o| {
             o.row.status == RowStatus::Waiting
                 && o.next_at
@@ -171,6 +198,9 @@ impl Lane {
             tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
         }
         crate::metrics::job_documents(&outcomes);
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
+        }
         Ok(match (deferred, full) {
             (true, _) => Pass::Deferred,
             (false, true) => Pass::Busy,
@@ -196,6 +226,7 @@ impl Lane {
         };
         let gateway = &self.state.gateway;
         let plans = docs.iter().map(|doc| async move {
+            crate::supervisor::fault::check("job_lane", &doc.row.code);
             let code = DocumentCode::parse(&doc.row.code).ok()?;
             Some(match (&doc.row.vendor, &doc.row.vendor_code) {
                 (Some(vendor), Some(vendor_code)) => gateway.planned(
@@ -233,6 +264,25 @@ impl Lane {
     }
 }
 
+/// Quarantines the rows whose handling failed twice (`Store::quarantine`), counted and logged
+/// as found by `by`.
+pub(crate) async fn quarantine(
+    state: &AppState,
+    by: &'static str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let rows = state.store.quarantine(now).await?;
+    if rows > 0 {
+        crate::metrics::needs_attention(by, rows);
+        tracing::error!(
+            rows,
+            found_by = by,
+            "Rows whose handling failed twice are quarantined as needs_attention; an operator must settle them."
+        );
+    }
+    Ok(())
+}
+
 /// What a lane's pass found.
 enum Pass {
     /// A full slice was carried out.
@@ -260,7 +310,7 @@ pub fn decide(
     now: Timestamp,
     settings: &JobSettings,
 ) -> SliceOutcome {
-    let JobDocument { mut row, attempts } = doc;
+    let JobDocument { mut row, attempts, .. } = doc;
     let calls_before = row.vendor_calls;
     let code = result.outcome.error_code();
     let deferred = code == Some(ErrorCode::DeadlineExceeded)
