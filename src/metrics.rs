@@ -107,9 +107,9 @@ pub fn task_restart(task: &str) {
     ::metrics::counter!("signgate_task_restarts_total", "task" => task.to_owned()).increment(1);
 }
 
-/// Rows quarantined as `needs_attention` (their handling failed twice), by who found them.
-pub fn needs_attention(by: &'static str, rows: u64) {
-    ::metrics::counter!("signgate_needs_attention_total", "by" => by).increment(rows);
+/// Rows quarantined as `needs_attention` (their handling failed twice).
+pub fn needs_attention(rows: u64) {
+    ::metrics::counter!("signgate_needs_attention_total").increment(rows);
 }
 
 /// The final outcome of every document of a request.

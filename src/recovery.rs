@@ -107,7 +107,7 @@ impl Recovery {
         let stale = presumed_dead_after(settings);
         let ttl = Duration::from_secs(settings.store.idempotency_ttl_hours * 3600);
         let mut settled = 0;
-        crate::jobs::runner::quarantine(&self.state, "recovery", Timestamp::now()).await?;
+        self.quarantine().await?;
         for _ in 0..CLAIMS_PER_PASS {
             let now = Timestamp::now();
             let claim = UnsettledClaim {
@@ -147,6 +147,21 @@ impl Recovery {
             }
         }
         Ok(settled)
+    }
+
+    /// Quarantines the rows whose handling failed twice (`Store::quarantine`): the job lanes'
+    /// documents too, so each pass of every replica looks, and none has to.
+    async fn quarantine(&self) -> Result<(), StoreError> {
+        let rows = self.store().quarantine(Timestamp::now()).await?;
+        if rows > 0 {
+            crate::metrics::needs_attention(rows);
+            tracing::error!(
+                rows,
+                recovery = %self.name,
+                "Rows whose handling failed twice are quarantined as needs_attention; an operator must settle them."
+            );
+        }
+        Ok(())
     }
 
     /// Resolves the claimed rows of one attempt and stores its answer if it still holds a key;

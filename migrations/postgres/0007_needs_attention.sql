@@ -6,3 +6,7 @@
 -- anything (a panic, or the process killed): it is quarantined with the error code
 -- `needs_attention` and never claimed again.
 ALTER TABLE audit_events ADD COLUMN handling_claims BIGINT NOT NULL DEFAULT 0;
+
+-- What the recovery's quarantine reads at each pass: the few rows claimed twice.
+CREATE INDEX audit_events_claimed_twice ON audit_events (handling_claims)
+    WHERE handling_claims >= 2;

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -142,7 +142,6 @@ impl Lane {
     async fn once(&self) -> Result<Pass, StoreError> {
         let settings = &self.state.settings;
         let now = Timestamp::now();
-        quarantine(&self.state, "job_lane", now).await?;
         let limit = settings.jobs.slice_documents;
         let claim = SliceClaim {
             owner: &self.owner,
@@ -171,33 +170,39 @@ impl Lane {
             }
         }
         groups.extend(by_job.into_values());
-        let runs = groups
+        // Each group's outcomes are written as soon as it is done, so a handling that dies
+        // later (a panic, or the process killed) leaves only its own documents unwritten.
+        let mut runs: futures::stream::FuturesUnordered<_> = groups
             .into_iter()
-            .map(|docs| std::panic::AssertUnwindSafe(self.run_job_slice(docs)).catch_unwind());
+            .map(|docs| std::panic::AssertUnwindSafe(self.run_job_slice(docs)).catch_unwind())
+            .collect();
         let mut panicked = None;
-        let mut outcomes: Vec<SliceOutcome> = Vec::new();
-        for run in futures::future::join_all(runs).await {
-            match run {
-                Ok(done) => outcomes.extend(done),
-                // Its documents stay leased, their claims counted; the others are written
-                // first, then the lane dies as the handler did and its supervisor restarts it.
-                Err(panic) => drop(panicked.get_or_insert(panic)),
+        let mut deferred = false;
+        while let Some(run) = runs.next().await {
+            let outcomes = match run {
+                Ok(outcomes) => outcomes,
+                // Its documents stay leased, their claims counted; the others are written,
+                // then the lane dies as the handler did and its supervisor restarts it.
+                Err(panic) => {
+                    panicked.get_or_insert(panic);
+                    continue;
+                }
+            };
+            deferred |= outcomes.iter().any(|o| {
+                o.row.status == RowStatus::Waiting
+                    && o.next_at
+                        .is_some_and(|at| at <= now.saturating_add(DEFERRED))
+            });
+            let written = self
+                .state
+                .store
+                .finish_slice(&self.owner, &outcomes, Timestamp::now())
+                .await?;
+            if written < outcomes.len() as u64 {
+                tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
             }
+            crate::metrics::job_documents(&outcomes);
         }
-        let deferred = outcomes.iter().any(|o| {
-            o.row.status == RowStatus::Waiting
-                && o.next_at
-                    .is_some_and(|at| at <= now.saturating_add(DEFERRED))
-        });
-        let written = self
-            .state
-            .store
-            .finish_slice(&self.owner, &outcomes, Timestamp::now())
-            .await?;
-        if written < outcomes.len() as u64 {
-            tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
-        }
-        crate::metrics::job_documents(&outcomes);
         if let Some(panic) = panicked {
             std::panic::resume_unwind(panic);
         }
@@ -262,25 +267,6 @@ impl Lane {
             })
             .collect()
     }
-}
-
-/// Quarantines the rows whose handling failed twice (`Store::quarantine`), counted and logged
-/// as found by `by`.
-pub(crate) async fn quarantine(
-    state: &AppState,
-    by: &'static str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let rows = state.store.quarantine(now).await?;
-    if rows > 0 {
-        crate::metrics::needs_attention(by, rows);
-        tracing::error!(
-            rows,
-            found_by = by,
-            "Rows whose handling failed twice are quarantined as needs_attention; an operator must settle them."
-        );
-    }
-    Ok(())
 }
 
 /// What a lane's pass found.
