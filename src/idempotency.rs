@@ -169,23 +169,24 @@ pub fn spawn_purger(
     supervisor.spawn("idempotency_purger", move || {
         let store = Arc::clone(&store);
         async move {
-        let mut ticks = tokio::time::interval(PURGE_EVERY);
-        loop {
-            ticks.tick().await;
-            let now = Timestamp::now();
-            let pace = retention::Pace::default();
-            let counter = crate::metrics::idempotency_keys_purged();
-            match retention::drain(pace, counter, || store.purge_expired(now, pace.batch)).await {
-                Ok(drained) => tracing::debug!(
-                    purged = drained.rows,
-                    statements = drained.statements,
-                    "Expired idempotency keys purged."
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
+            let mut ticks = tokio::time::interval(PURGE_EVERY);
+            loop {
+                ticks.tick().await;
+                let now = Timestamp::now();
+                let pace = retention::Pace::default();
+                let counter = crate::metrics::idempotency_keys_purged();
+                match retention::drain(pace, counter, || store.purge_expired(now, pace.batch)).await
+                {
+                    Ok(drained) => tracing::debug!(
+                        purged = drained.rows,
+                        statements = drained.statements,
+                        "Expired idempotency keys purged."
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
+                    }
                 }
             }
-        }
         }
     })
 }

@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use crate::metrics;
 use crate::settings::StoreSettings;
-use crate::supervisor::Supervisor;
 use crate::store::{Store, StoreError, Timestamp};
+use crate::supervisor::Supervisor;
 
 /// Rows per delete statement. Each statement is its own transaction that holds SQLite's write
 /// lock (or Postgres row locks) while it runs: 1,000 rows took 11 ms on SQLite and 40 ms on a

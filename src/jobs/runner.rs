@@ -76,7 +76,10 @@ pub fn spawn(state: &AppState) -> Runner {
         .map(|lane| {
             let state = state.clone();
             let owner = owner.clone();
-            let task = format!("job_lane:{}", if lane.is_empty() { "locate" } else { &lane });
+            let task = format!(
+                "job_lane:{}",
+                if lane.is_empty() { "locate" } else { &lane }
+            );
             supervisor.spawn(task, move || {
                 let lane = Lane {
                     state: state.clone(),
@@ -296,7 +299,9 @@ pub fn decide(
     now: Timestamp,
     settings: &JobSettings,
 ) -> SliceOutcome {
-    let JobDocument { mut row, attempts, .. } = doc;
+    let JobDocument {
+        mut row, attempts, ..
+    } = doc;
     let calls_before = row.vendor_calls;
     let code = result.outcome.error_code();
     let deferred = code == Some(ErrorCode::DeadlineExceeded)

@@ -83,7 +83,10 @@ async fn a_job_document_that_panics_its_lane_twice_is_quarantined_and_the_job_en
     let job = Jobs::at(&address)
         .wait_ended(&id, Duration::from_secs(30))
         .await;
-    wait_until("the lane is back", || async { readyz(&address).await.0 == 200 }).await;
+    wait_until("the lane is back", || async {
+        readyz(&address).await.0 == 200
+    })
+    .await;
 
     // Assert: the lane died twice, by name, and was not ready meanwhile.
     let task = first["task"].as_str().expect("task").to_owned();
@@ -187,7 +190,10 @@ async fn a_row_that_panics_the_recovery_twice_is_quarantined_and_the_others_are_
         history(&address, POISON).await["attempts"][0]["status"] == "needs_attention"
     })
     .await;
-    wait_until("the recovery is back", || async { readyz(&address).await.0 == 200 }).await;
+    wait_until("the recovery is back", || async {
+        readyz(&address).await.0 == 200
+    })
+    .await;
 
     // Assert
     assert_eq!(first["task"], "recovery", "{first}");
@@ -264,8 +270,14 @@ async fn a_job_document_whose_process_is_killed_twice_mid_handling_is_quarantine
     let mut vars = supervised_vars(store, &vendors);
     // Room for the kill while ZapSign holds the refuse (before the client's timeout ends it).
     vars.extend([
-        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS".to_owned(), "3000".to_owned()),
-        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS".to_owned(), "2500".to_owned()),
+        (
+            "SIGNGATE__SERVER__REQUEST_TIMEOUT_MS".to_owned(),
+            "3000".to_owned(),
+        ),
+        (
+            "SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS".to_owned(),
+            "2500".to_owned(),
+        ),
     ]);
     let (mut gateway, mut address) = Gateway::listening(&vars);
     let id = Jobs::at(&address).job_id(&job_body(&codes)).await;
@@ -298,7 +310,11 @@ async fn a_job_document_whose_process_is_killed_twice_mid_handling_is_quarantine
     for result in results.iter().filter(|r| r["code"] != codes[1].as_str()) {
         assert_eq!(result["status"], "cancelled", "{result}");
     }
-    assert_eq!(stuck.held.load(Ordering::SeqCst), 2, "never sent a third time");
+    assert_eq!(
+        stuck.held.load(Ordering::SeqCst),
+        2,
+        "never sent a third time"
+    );
     let trail = history(&address, &codes[1]).await;
     assert_eq!(trail["attempts"][0]["status"], "needs_attention", "{trail}");
     gateway.terminate();

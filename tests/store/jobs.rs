@@ -247,9 +247,7 @@ pub async fn a_slice_whose_lease_passed_is_claimed_again_as_unknown(h: &Harness)
     );
 }
 
-pub async fn a_row_claimed_twice_without_an_outcome_is_quarantined_and_its_job_ends(
-    h: &Harness,
-) {
+pub async fn a_row_claimed_twice_without_an_outcome_is_quarantined_and_its_job_ends(h: &Harness) {
     let store = &h.store;
     store
         .create_job(&job("job-1", 2, false), &rows("job-1", 2), None)
@@ -295,7 +293,10 @@ pub async fn a_row_claimed_twice_without_an_outcome_is_quarantined_and_its_job_e
 
     // Assert
     assert_eq!((quarantined, again), (1, 0));
-    assert!(claimed.is_empty(), "never claimed a third time: {claimed:?}");
+    assert!(
+        claimed.is_empty(),
+        "never claimed a third time: {claimed:?}"
+    );
     let rows = store.attempt_rows("job-1").await.expect("rows");
     assert_eq!(rows[0].status, RowStatus::Done(Status::Failed), "{rows:?}");
     assert_eq!(rows[0].error_code, Some(ErrorCode::NeedsAttention));
