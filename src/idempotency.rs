@@ -162,22 +162,29 @@ const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Deletes expired keys every ten minutes until the task is aborted, in batches paced as the
 /// audit purge is (`retention::Pace`), so a backlog never holds the database for long.
-pub fn spawn_purger(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(PURGE_EVERY);
-        loop {
-            ticks.tick().await;
-            let now = Timestamp::now();
-            let pace = retention::Pace::default();
-            let counter = crate::metrics::idempotency_keys_purged();
-            match retention::drain(pace, counter, || store.purge_expired(now, pace.batch)).await {
-                Ok(drained) => tracing::debug!(
-                    purged = drained.rows,
-                    statements = drained.statements,
-                    "Expired idempotency keys purged."
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
+pub fn spawn_purger(
+    supervisor: &crate::supervisor::Supervisor,
+    store: Arc<dyn Store>,
+) -> tokio::task::JoinHandle<()> {
+    supervisor.spawn("idempotency_purger", move || {
+        let store = Arc::clone(&store);
+        async move {
+            let mut ticks = tokio::time::interval(PURGE_EVERY);
+            loop {
+                ticks.tick().await;
+                let now = Timestamp::now();
+                let pace = retention::Pace::default();
+                let counter = crate::metrics::idempotency_keys_purged();
+                match retention::drain(pace, counter, || store.purge_expired(now, pace.batch)).await
+                {
+                    Ok(drained) => tracing::debug!(
+                        purged = drained.rows,
+                        statements = drained.statements,
+                        "Expired idempotency keys purged."
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "Expired idempotency keys could not be purged.")
+                    }
                 }
             }
         }

@@ -49,5 +49,6 @@ pub mod simulator;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod supervisor;
 pub mod telemetry;
 pub mod vendors;

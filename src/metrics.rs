@@ -101,6 +101,17 @@ pub fn ready(ready: bool) {
     ::metrics::gauge!("signgate_ready").set(if ready { 1.0 } else { 0.0 });
 }
 
+/// A supervised background task panicked and is restarted (src/supervisor.rs). Task names are
+/// bounded: fixed names, and one `job_lane:<vendor>` per configured vendor.
+pub fn task_restart(task: &str) {
+    ::metrics::counter!("signgate_task_restarts_total", "task" => task.to_owned()).increment(1);
+}
+
+/// Rows quarantined as `needs_attention` (their handling failed twice).
+pub fn needs_attention(rows: u64) {
+    ::metrics::counter!("signgate_needs_attention_total").increment(rows);
+}
+
 /// The final outcome of every document of a request.
 pub fn documents(results: &[DocumentResult]) {
     for result in results {

@@ -119,6 +119,7 @@ pub enum ErrorCode {
     Interrupted,
     StatusUnavailable,
     Aborted,
+    NeedsAttention,
 }
 
 impl ErrorCode {
@@ -143,6 +144,7 @@ impl ErrorCode {
             Self::Interrupted => "interrupted",
             Self::StatusUnavailable => "status_unavailable",
             Self::Aborted => "aborted",
+            Self::NeedsAttention => "needs_attention",
         }
     }
 
@@ -160,7 +162,8 @@ impl ErrorCode {
             | Self::VendorNotConfigured
             | Self::VendorAuthFailed
             | Self::StatusUnavailable
-            | Self::Aborted => false,
+            | Self::Aborted
+            | Self::NeedsAttention => false,
             Self::VendorRateLimited
             | Self::VendorUnavailable
             | Self::VendorTimeout
@@ -179,7 +182,7 @@ impl ErrorCode {
 }
 
 /// Every error code, for parsing and documentation tests.
-pub const ALL_ERROR_CODES: [ErrorCode; 18] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 19] = [
     ErrorCode::AlreadyCancelled,
     ErrorCode::AlreadySigned,
     ErrorCode::NotCancellable,
@@ -198,6 +201,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 18] = [
     ErrorCode::Interrupted,
     ErrorCode::StatusUnavailable,
     ErrorCode::Aborted,
+    ErrorCode::NeedsAttention,
 ];
 
 /// A document's failure: a stable code and a human message (never a credential or raw body).

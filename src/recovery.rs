@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -62,15 +63,17 @@ pub fn interval(settings: &Settings) -> Duration {
 
 /// Starts the recovery loop: one pass at once, then one every `interval`.
 pub fn spawn(state: AppState) -> JoinHandle<()> {
-    let recovery = Recovery::new(state);
-    tokio::spawn(async move {
-        tracing::info!(recovery = %recovery.name, "Recovery of interrupted cancels started.");
-        let mut ticks = tokio::time::interval(interval(&recovery.state.settings));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if let Err(e) = recovery.run_once().await {
-                tracing::error!(error = %e, "Recovery pass failed; the next pass retries.");
+    state.supervisor().spawn("recovery", move || {
+        let recovery = Recovery::new(state.clone());
+        async move {
+            tracing::info!(recovery = %recovery.name, "Recovery of interrupted cancels started.");
+            let mut ticks = tokio::time::interval(interval(&recovery.state.settings));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = recovery.run_once().await {
+                    tracing::error!(error = %e, "Recovery pass failed; the next pass retries.");
+                }
             }
         }
     })
@@ -104,6 +107,7 @@ impl Recovery {
         let stale = presumed_dead_after(settings);
         let ttl = Duration::from_secs(settings.store.idempotency_ttl_hours * 3600);
         let mut settled = 0;
+        self.quarantine().await?;
         for _ in 0..CLAIMS_PER_PASS {
             let now = Timestamp::now();
             let claim = UnsettledClaim {
@@ -125,19 +129,47 @@ impl Recovery {
                     .or_default()
                     .push(row);
             }
-            let passes = attempts
-                .into_values()
-                .map(|rows| self.recover_attempt(rows));
+            // Each attempt on its own: one whose handling panics leaves its rows leased, their
+            // claims counted, while the others are settled; then the loop dies as the handler
+            // did, and its supervisor restarts it.
+            let passes = attempts.into_values().map(|rows| {
+                std::panic::AssertUnwindSafe(self.recover_attempt(rows)).catch_unwind()
+            });
+            let mut panicked = None;
             for result in futures::future::join_all(passes).await {
-                settled += result?;
+                match result {
+                    Ok(result) => settled += result?,
+                    Err(panic) => drop(panicked.get_or_insert(panic)),
+                }
+            }
+            if let Some(panic) = panicked {
+                std::panic::resume_unwind(panic);
             }
         }
         Ok(settled)
     }
 
+    /// Quarantines the rows whose handling failed twice (`Store::quarantine`): the job lanes'
+    /// documents too, so each pass of every replica looks, and none has to.
+    async fn quarantine(&self) -> Result<(), StoreError> {
+        let rows = self.store().quarantine(Timestamp::now()).await?;
+        if rows > 0 {
+            crate::metrics::needs_attention(rows);
+            tracing::error!(
+                rows,
+                recovery = %self.name,
+                "Rows whose handling failed twice are quarantined as needs_attention; an operator must settle them."
+            );
+        }
+        Ok(())
+    }
+
     /// Resolves the claimed rows of one attempt and stores its answer if it still holds a key;
     /// returns how many rows it settled (queued cancels still waiting do not count).
     async fn recover_attempt(&self, rows: Vec<AuditRow>) -> Result<u64, StoreError> {
+        for row in &rows {
+            crate::supervisor::fault::check("recovery", &row.code);
+        }
         let attempt_id = rows[0].attempt_id.clone();
         let key = rows[0].idempotency_key.clone();
         let (pending, settled): (Vec<AuditRow>, Vec<AuditRow>) = rows

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::metrics;
 use crate::settings::StoreSettings;
 use crate::store::{Store, StoreError, Timestamp};
+use crate::supervisor::Supervisor;
 
 /// Rows per delete statement. Each statement is its own transaction that holds SQLite's write
 /// lock (or Postgres row locks) while it runs: 1,000 rows took 11 ms on SQLite and 40 ms on a
@@ -152,22 +153,29 @@ where
 /// Starts the purge task: a first purge `FIRST_AFTER` start-up, then one every `EVERY`.
 /// With a retention of 0 days it says so and ends at once. A failed purge is logged and
 /// retried at the next turn; the task never stops the server.
-pub fn spawn(store: Arc<dyn Store>, settings: &StoreSettings) -> JoinHandle<()> {
+pub fn spawn(
+    supervisor: &Supervisor,
+    store: Arc<dyn Store>,
+    settings: &StoreSettings,
+) -> JoinHandle<()> {
     let retention = settings.audit_retention();
-    tokio::spawn(async move {
-        let Some(retention) = retention else {
-            tracing::info!(
-                "The audit trail is kept forever (store.audit_retention_days = 0); no purge runs."
-            );
-            return;
-        };
-        let days = retention.as_secs() / 86_400;
-        tracing::info!(retention_days = days, "The audit purge is scheduled.");
-        let mut ticks = tokio::time::interval_at(Instant::now() + FIRST_AFTER, EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            run_once(store.as_ref(), Some(retention), days).await;
+    supervisor.spawn("retention", move || {
+        let store = Arc::clone(&store);
+        async move {
+            let Some(retention) = retention else {
+                tracing::info!(
+                    "The audit trail is kept forever (store.audit_retention_days = 0); no purge runs."
+                );
+                return;
+            };
+            let days = retention.as_secs() / 86_400;
+            tracing::info!(retention_days = days, "The audit purge is scheduled.");
+            let mut ticks = tokio::time::interval_at(Instant::now() + FIRST_AFTER, EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                run_once(store.as_ref(), Some(retention), days).await;
+            }
         }
     })
 }

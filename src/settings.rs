@@ -61,9 +61,22 @@ pub struct ServerSettings {
     pub idle_timeout_ms: u64,
     /// Most open client connections; beyond it new ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// The wait before a panicked background task is started again (src/supervisor.rs).
+    pub task_restart_backoff_ms: u64,
+    /// The cap of that wait, doubled per consecutive panic.
+    pub task_restart_backoff_max_ms: u64,
 }
 
 impl ServerSettings {
+    /// How a panicked background task is restarted.
+    pub fn task_restart_backoff(&self) -> crate::supervisor::Backoff {
+        let first = Duration::from_millis(self.task_restart_backoff_ms.max(1));
+        crate::supervisor::Backoff {
+            first,
+            max: Duration::from_millis(self.task_restart_backoff_max_ms).max(first),
+        }
+    }
+
     /// The whole-request deadline.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)

@@ -95,9 +95,11 @@ impl Application {
             let _ = started.send(());
         };
         let store = Arc::clone(&self.state.store);
-        let purger = crate::idempotency::spawn_purger(Arc::clone(&store));
+        let supervisor = self.state.supervisor();
+        let purger = crate::idempotency::spawn_purger(&supervisor, Arc::clone(&store));
         let recovery = recovery::spawn(self.state.clone());
-        let retention = crate::retention::spawn(Arc::clone(&store), &self.state.settings.store);
+        let retention =
+            crate::retention::spawn(&supervisor, Arc::clone(&store), &self.state.settings.store);
         let jobs = crate::jobs::runner::spawn(&self.state);
         let slice_deadline = self.state.settings.server.request_timeout();
         let limits = crate::server::Limits::from_settings(&self.state.settings.server);

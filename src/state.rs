@@ -11,6 +11,7 @@ use crate::rate_limit::InboundLimit;
 use crate::routing;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::supervisor::{Supervisor, TaskHealth};
 use crate::vendors::Registry;
 
 /// Shared by every request: one `Arc`, so the clone that every extractor and layer makes is
@@ -33,6 +34,8 @@ pub struct Shared {
     pub in_flight: Semaphore,
     /// The process's inbound rate limit, when `server.rate_limit_per_second` is set.
     pub rate_limit: Option<Arc<InboundLimit>>,
+    /// Which supervised background tasks are down (`/readyz`).
+    pub tasks: Arc<TaskHealth>,
     draining: AtomicBool,
 }
 
@@ -66,8 +69,17 @@ impl AppState {
             in_flight: Semaphore::new(settings.server.max_in_flight),
             rate_limit: InboundLimit::from_settings(&settings.server),
             settings,
+            tasks: Arc::default(),
             draining: AtomicBool::new(false),
         })))
+    }
+
+    /// A supervisor for background tasks, reporting into `tasks`.
+    pub fn supervisor(&self) -> Supervisor {
+        Supervisor::new(
+            Arc::clone(&self.tasks),
+            self.settings.server.task_restart_backoff(),
+        )
     }
 
     /// Whether shutdown has begun.

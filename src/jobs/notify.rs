@@ -18,20 +18,27 @@ const PER_PASS: u32 = 16;
 /// Starts the loop, when callbacks are configured (`jobs.callback_secret`).
 pub fn spawn(state: &AppState) -> Option<JoinHandle<()>> {
     let jobs = &state.settings.jobs;
-    let delivery = Delivery::new(jobs.callback_secret.clone()?, jobs.callback_timeout());
+    let delivery = std::sync::Arc::new(Delivery::new(
+        jobs.callback_secret.clone()?,
+        jobs.callback_timeout(),
+    ));
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let notifier = Notifier {
-        state: state.clone(),
-        owner: format!("callbacks:{}", &id[..12]),
-        delivery,
-    };
-    Some(tokio::spawn(async move {
-        let poll = notifier.state.settings.jobs.poll_interval();
-        loop {
-            if let Err(e) = notifier.once().await {
-                tracing::error!(error = %e, "Job callbacks could not be claimed; the next pass retries.");
+    let owner = format!("callbacks:{}", &id[..12]);
+    let state = state.clone();
+    Some(state.clone().supervisor().spawn("callbacks", move || {
+        let notifier = Notifier {
+            state: state.clone(),
+            owner: owner.clone(),
+            delivery: std::sync::Arc::clone(&delivery),
+        };
+        async move {
+            let poll = notifier.state.settings.jobs.poll_interval();
+            loop {
+                if let Err(e) = notifier.once().await {
+                    tracing::error!(error = %e, "Job callbacks could not be claimed; the next pass retries.");
+                }
+                tokio::time::sleep(poll).await;
             }
-            tokio::time::sleep(poll).await;
         }
     }))
 }
@@ -40,7 +47,7 @@ pub fn spawn(state: &AppState) -> Option<JoinHandle<()>> {
 struct Notifier {
     state: AppState,
     owner: String,
-    delivery: Delivery,
+    delivery: std::sync::Arc<Delivery>,
 }
 
 impl Notifier {

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::{FutureExt, StreamExt};
 use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -69,15 +70,24 @@ pub fn spawn(state: &AppState) -> Runner {
     others.extend(crate::jobs::notify::spawn(state));
     names.push(LOCATE.to_owned());
     tracing::info!(runner = %owner, lanes = names.len(), "Job runner started.");
+    let supervisor = state.supervisor();
     let lanes = names
         .into_iter()
         .map(|lane| {
-            let lane = Lane {
-                state: state.clone(),
-                owner: owner.clone(),
-                lane,
-            };
-            tokio::spawn(async move { lane.run().await })
+            let state = state.clone();
+            let owner = owner.clone();
+            let task = format!(
+                "job_lane:{}",
+                if lane.is_empty() { "locate" } else { &lane }
+            );
+            supervisor.spawn(task, move || {
+                let lane = Lane {
+                    state: state.clone(),
+                    owner: owner.clone(),
+                    lane: lane.clone(),
+                };
+                async move { lane.run().await }
+            })
         })
         .collect();
     Runner { lanes, others }
@@ -87,16 +97,20 @@ pub fn spawn(state: &AppState) -> Runner {
 const GAUGES_EVERY: Duration = Duration::from_secs(10);
 
 fn spawn_gauges(state: AppState, vendors: Vec<String>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks =
-            tokio::time::interval(GAUGES_EVERY.min(state.settings.jobs.poll_interval() * 10));
-        loop {
-            ticks.tick().await;
-            match state.store.job_gauges().await {
-                Ok(gauges) => {
-                    crate::metrics::job_gauges(&gauges, vendors.iter().map(String::as_str))
+    state.supervisor().spawn("job_gauges", move || {
+        let state = state.clone();
+        let vendors = vendors.clone();
+        async move {
+            let mut ticks =
+                tokio::time::interval(GAUGES_EVERY.min(state.settings.jobs.poll_interval() * 10));
+            loop {
+                ticks.tick().await;
+                match state.store.job_gauges().await {
+                    Ok(gauges) => {
+                        crate::metrics::job_gauges(&gauges, vendors.iter().map(String::as_str))
+                    }
+                    Err(e) => tracing::warn!(error = %e, "Job gauges could not be read."),
                 }
-                Err(e) => tracing::warn!(error = %e, "Job gauges could not be read."),
             }
         }
     })
@@ -144,33 +158,57 @@ impl Lane {
             return Ok(Pass::Idle);
         }
         let full = docs.len() as u32 == limit;
+        // A document whose previous handling died (claimed again, nothing written) runs alone,
+        // so a document that panics its handler takes no other down with it twice.
+        let mut groups: Vec<Vec<JobDocument>> = Vec::new();
         let mut by_job: BTreeMap<String, Vec<JobDocument>> = BTreeMap::new();
         for doc in docs {
-            by_job
-                .entry(doc.row.attempt_id.clone())
-                .or_default()
-                .push(doc);
+            if doc.claims >= 2 {
+                groups.push(vec![doc]);
+            } else {
+                by_job
+                    .entry(doc.row.attempt_id.clone())
+                    .or_default()
+                    .push(doc);
+            }
         }
-        let runs = by_job.into_values().map(|docs| self.run_job_slice(docs));
-        let outcomes: Vec<SliceOutcome> = futures::future::join_all(runs)
-            .await
+        groups.extend(by_job.into_values());
+        // Each group's outcomes are written as soon as it is done, so a handling that dies
+        // later (a panic, or the process killed) leaves only its own documents unwritten.
+        let mut runs: futures::stream::FuturesUnordered<_> = groups
             .into_iter()
-            .flatten()
+            .map(|docs| std::panic::AssertUnwindSafe(self.run_job_slice(docs)).catch_unwind())
             .collect();
-        let deferred = outcomes.iter().any(|o| {
-            o.row.status == RowStatus::Waiting
-                && o.next_at
-                    .is_some_and(|at| at <= now.saturating_add(DEFERRED))
-        });
-        let written = self
-            .state
-            .store
-            .finish_slice(&self.owner, &outcomes, Timestamp::now())
-            .await?;
-        if written < outcomes.len() as u64 {
-            tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
+        let mut panicked = None;
+        let mut deferred = false;
+        while let Some(run) = runs.next().await {
+            let outcomes = match run {
+                Ok(outcomes) => outcomes,
+                // Its documents stay leased, their claims counted; the others are written,
+                // then the lane dies as the handler did and its supervisor restarts it.
+                Err(panic) => {
+                    panicked.get_or_insert(panic);
+                    continue;
+                }
+            };
+            deferred |= outcomes.iter().any(|o| {
+                o.row.status == RowStatus::Waiting
+                    && o.next_at
+                        .is_some_and(|at| at <= now.saturating_add(DEFERRED))
+            });
+            let written = self
+                .state
+                .store
+                .finish_slice(&self.owner, &outcomes, Timestamp::now())
+                .await?;
+            if written < outcomes.len() as u64 {
+                tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
+            }
+            crate::metrics::job_documents(&outcomes);
         }
-        crate::metrics::job_documents(&outcomes);
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
+        }
         Ok(match (deferred, full) {
             (true, _) => Pass::Deferred,
             (false, true) => Pass::Busy,
@@ -196,6 +234,7 @@ impl Lane {
         };
         let gateway = &self.state.gateway;
         let plans = docs.iter().map(|doc| async move {
+            crate::supervisor::fault::check("job_lane", &doc.row.code);
             let code = DocumentCode::parse(&doc.row.code).ok()?;
             Some(match (&doc.row.vendor, &doc.row.vendor_code) {
                 (Some(vendor), Some(vendor_code)) => gateway.planned(
@@ -260,7 +299,9 @@ pub fn decide(
     now: Timestamp,
     settings: &JobSettings,
 ) -> SliceOutcome {
-    let JobDocument { mut row, attempts } = doc;
+    let JobDocument {
+        mut row, attempts, ..
+    } = doc;
     let calls_before = row.vendor_calls;
     let code = result.outcome.error_code();
     let deferred = code == Some(ErrorCode::DeadlineExceeded)

@@ -124,7 +124,11 @@ impl From<&AuditRow> for Attempt {
             message: row.message.clone(),
             vendor: row.vendor.clone(),
             vendor_code: row.vendor_code.clone(),
-            status: row.status.as_str(),
+            // A quarantined row shows its state, whatever it was when quarantined.
+            status: match row.error_code {
+                Some(ErrorCode::NeedsAttention) => "needs_attention",
+                _ => row.status.as_str(),
+            },
             error_code: row.error_code.map(ErrorCode::as_str),
             error_message: row.error_message.clone(),
             vendor_status: row.vendor_status,

@@ -32,10 +32,18 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
     Ok(axum::Json(serde_json::json!({"status": "ready"})))
 }
 
-/// Ready unless shutdown has begun or the store does not answer.
+/// Ready unless shutdown has begun, a background task is down (panicked, waiting for its
+/// restart) or the store does not answer.
 async fn readiness(state: &AppState) -> Result<(), ApiError> {
     if state.is_draining() {
         return Err(ApiError::unavailable("Shutting down."));
+    }
+    let down = state.tasks.down();
+    if !down.is_empty() {
+        return Err(ApiError::unavailable(format!(
+            "Background task down, restarting: {}.",
+            down.join(", ")
+        )));
     }
     if let Err(e) = state.store.ping().await {
         tracing::error!(error = %e, "Store does not answer.");

@@ -176,6 +176,10 @@ impl Store for Coalescing {
         self.inner.claim_unsettled(claim).await
     }
 
+    async fn quarantine(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.quarantine(now).await
+    }
+
     async fn hold_key(
         &self,
         key: &str,
@@ -448,6 +452,9 @@ mod tests {
             &self,
             _: &UnsettledClaim<'_>,
         ) -> Result<Vec<AuditRow>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn quarantine(&self, _: Timestamp) -> Result<u64, StoreError> {
             Err(StoreError::Closed)
         }
         async fn hold_key(&self, _: &str, _: &str, _: Timestamp) -> Result<KeyHolder, StoreError> {

@@ -115,6 +115,13 @@ pub trait Store: JobStore + Send + Sync + std::fmt::Debug {
         claim: &UnsettledClaim<'_>,
     ) -> Result<Vec<AuditRow>, StoreError>;
 
+    /// Quarantines at `now` every unsettled row whose handling failed twice: claimed twice
+    /// (by a job lane or a recovery) without its outcome being written back, and no longer
+    /// leased. Such a row ends `failed` (if it was `pending` or `waiting`) with the error code
+    /// `needs_attention`, and no claim takes it again; a job left with nothing to do ends.
+    /// Says how many rows it quarantined.
+    async fn quarantine(&self, now: Timestamp) -> Result<u64, StoreError>;
+
     /// Refreshes the lock of `key` at `now` if `attempt_id` still holds it in progress (a
     /// recovery of that attempt then owns the key), and otherwise says where the key is.
     async fn hold_key(

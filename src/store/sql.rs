@@ -113,7 +113,8 @@ macro_rules! unsettled {
             OR (outcome_unknown = TRUE AND received_at >= $5 AND status NOT IN ('waiting', 'pending'))) \
            AND received_at < $4) \
           OR (queued = TRUE AND confirm_at <= $3)) \
-         AND (recovery_lease_until IS NULL OR recovery_lease_until < $3)"
+         AND (recovery_lease_until IS NULL OR recovery_lease_until < $3) \
+         AND handling_claims < 2"
     };
 }
 
@@ -129,7 +130,8 @@ macro_rules! unleased {
 /// (`audit_events_pending`, `audit_events_unknown`, `audit_events_queued`), so a pass never
 /// scans the whole table.
 pub(super) const CLAIM_UNSETTLED: &str = concat!(
-    "UPDATE audit_events SET recovery_owner = $1, recovery_lease_until = $2 \
+    "UPDATE audit_events SET recovery_owner = $1, recovery_lease_until = $2, \
+     handling_claims = handling_claims + 1 \
      WHERE attempt_id IN (SELECT attempt_id FROM (\
        SELECT attempt_id, received_at FROM audit_events \
        WHERE status = 'pending' AND job = FALSE AND received_at < $4 AND ",
@@ -171,8 +173,28 @@ pub(super) const SETTLE_ROW: &str = "\
 UPDATE audit_events
 SET status = $1, error_code = $2, error_message = $3, finished_at = $4, vendor_status = $5,
     vendor_calls = $6, outcome_unknown = $7, recovered_at = $8, recovered_by = $9,
-    vendor_state = $10, queued = $14, confirm_at = $15, recovery_owner = NULL, recovery_lease_until = NULL
+    vendor_state = $10, queued = $14, confirm_at = $15, recovery_owner = NULL, recovery_lease_until = NULL,
+    handling_claims = 0
 WHERE attempt_id = $11 AND position = $12 AND recovery_owner = $13";
+
+/// `$1` now, `$2` error_message: see `Store::quarantine`. A row's claims count up at each claim
+/// (`CLAIM_UNSETTLED`, the job runner's slice claim) and go back to 0 when its outcome is
+/// written (`SETTLE_ROW`, `FINISH_JOB_ROW`); 2 with no live lease means two handlings died
+/// (a panic, or the process killed) before writing anything. Returns the job of each row.
+pub(super) const QUARANTINE: &str = "\
+UPDATE audit_events
+SET status = CASE WHEN status IN ('pending', 'waiting') THEN 'failed' ELSE status END,
+    error_code = 'needs_attention', error_message = $2,
+    finished_at = COALESCE(finished_at, $1), job_next_at = NULL, confirm_at = NULL,
+    recovery_owner = NULL, recovery_lease_until = NULL
+WHERE handling_claims >= 2 AND (recovery_lease_until IS NULL OR recovery_lease_until < $1)
+  AND (error_code IS NULL OR error_code <> 'needs_attention')
+  AND (status IN ('pending', 'waiting') OR outcome_unknown = TRUE OR queued = TRUE)
+RETURNING attempt_id, job";
+
+/// What `QUARANTINE` stores as the row's message.
+pub(super) const QUARANTINED: &str = "Handling this document failed twice (a panic or a crash); \
+it is no longer retried and needs an operator (docs/runbook.md, needs_attention).";
 
 /// `$1` code.
 pub(super) const CODE_OWNER: &str = "SELECT vendor FROM code_owners WHERE code = $1";
@@ -802,6 +824,41 @@ macro_rules! pool_store {
                 .into_iter()
                 .map($crate::store::AuditRow::try_from)
                 .collect()
+            }
+
+            async fn quarantine(
+                &self,
+                now: $crate::store::Timestamp,
+            ) -> Result<u64, $crate::store::StoreError> {
+                const OPERATION: &str = "quarantine rows whose handling failed twice";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                let rows: Vec<(String, bool)> = sqlx::query_as($crate::store::sql::QUARANTINE)
+                    .bind(now.as_millis())
+                    .bind($crate::store::sql::QUARANTINED)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                let jobs: std::collections::BTreeSet<&str> = rows
+                    .iter()
+                    .filter(|(_, job)| *job)
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                for job in jobs {
+                    sqlx::query($crate::store::jobs::COMPLETE_JOB)
+                        .bind(job)
+                        .bind(now.as_millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::database(OPERATION))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::database(OPERATION))?;
+                Ok(rows.len() as u64)
             }
 
             async fn hold_key(

@@ -42,3 +42,4 @@ mod resilience;
 mod scratch;
 mod shared_pacing;
 mod status;
+mod supervision;

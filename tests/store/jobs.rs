@@ -247,6 +247,65 @@ pub async fn a_slice_whose_lease_passed_is_claimed_again_as_unknown(h: &Harness)
     );
 }
 
+pub async fn a_row_claimed_twice_without_an_outcome_is_quarantined_and_its_job_ends(h: &Harness) {
+    let store = &h.store;
+    store
+        .create_job(&job("job-1", 2, false), &rows("job-1", 2), None)
+        .await
+        .expect("create");
+    // Two handlings die (nothing written); the second claim says it is a suspect.
+    let first = store
+        .claim_slice(&claim("r1", at(10), 10))
+        .await
+        .expect("claim");
+    assert!(first.iter().all(|d| d.claims == 1), "{first:?}");
+    let second = store
+        .claim_slice(&claim("r2", at(40_011), 10))
+        .await
+        .expect("claim");
+    assert!(second.iter().all(|d| d.claims == 2), "{second:?}");
+    // Row 1's handling writes its outcome (its claims go back to 0); row 0's dies again.
+    let done: Vec<SliceOutcome> = second
+        .into_iter()
+        .filter(|d| d.row.position == 1)
+        .map(|d| cancelled(d.row, 1, at(40_012)))
+        .collect();
+    assert_eq!(
+        store
+            .finish_slice("r2", &done, at(40_012))
+            .await
+            .expect("finish"),
+        1
+    );
+    assert_eq!(
+        store.quarantine(at(40_013)).await.expect("quarantine"),
+        0,
+        "a leased row is not quarantined"
+    );
+
+    // Act
+    let quarantined = store.quarantine(at(80_022)).await.expect("quarantine");
+    let again = store.quarantine(at(80_023)).await.expect("quarantine");
+    let claimed = store
+        .claim_slice(&claim("r3", at(80_024), 10))
+        .await
+        .expect("claim");
+
+    // Assert
+    assert_eq!((quarantined, again), (1, 0));
+    assert!(
+        claimed.is_empty(),
+        "never claimed a third time: {claimed:?}"
+    );
+    let rows = store.attempt_rows("job-1").await.expect("rows");
+    assert_eq!(rows[0].status, RowStatus::Done(Status::Failed), "{rows:?}");
+    assert_eq!(rows[0].error_code, Some(ErrorCode::NeedsAttention));
+    assert_eq!(rows[0].finished_at, Some(at(80_022)));
+    assert_eq!(rows[1].status, RowStatus::Done(Status::Cancelled));
+    let ended = store.job("job-1").await.expect("read").expect("a job");
+    assert_eq!(ended.state, JobState::Done, "{ended:?}");
+}
+
 pub async fn concurrent_claims_from_two_pools_never_share_a_document(h: &Harness) {
     let total = 400;
     h.store

@@ -89,6 +89,7 @@ on_both_stores!(
     jobs::a_job_is_created_with_its_rows_and_completes_its_key,
     jobs::slices_are_claimed_once_and_the_job_ends_when_every_row_is_final,
     jobs::a_slice_whose_lease_passed_is_claimed_again_as_unknown,
+    jobs::a_row_claimed_twice_without_an_outcome_is_quarantined_and_its_job_ends,
     jobs::concurrent_claims_from_two_pools_never_share_a_document,
     jobs::aborting_ends_waiting_documents_and_late_retries,
     jobs::a_callback_is_claimed_once_retried_and_its_attempts_recorded,

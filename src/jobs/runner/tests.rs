@@ -40,6 +40,7 @@ fn doc(attempts: u32) -> JobDocument {
             confirm_at: None,
         },
         attempts,
+        claims: 1,
     }
 }
 

@@ -142,6 +142,10 @@ pub struct JobDocument {
     pub row: AuditRow,
     /// Slices that carried it before this one.
     pub attempts: u32,
+    /// Claims of it since its outcome was last written, this one included: 2 means the
+    /// previous handling died before writing anything (a panic, or its process killed), so
+    /// this one runs it alone; a third is never made (it is quarantined, `Store::quarantine`).
+    pub claims: u32,
 }
 
 /// What a document's slice decided.

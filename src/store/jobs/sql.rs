@@ -48,7 +48,7 @@ pub(in crate::store) const JOB_ROWS: &str = concat!(
 /// with its lease passed.
 macro_rules! claimable {
     () => {
-        "job = TRUE AND ((status = 'waiting' AND job_next_at <= $3) \
+        "job = TRUE AND handling_claims < 2 AND ((status = 'waiting' AND job_next_at <= $3) \
          OR (status = 'pending' AND recovery_lease_until < $3))"
     };
 }
@@ -64,11 +64,12 @@ macro_rules! claim_slice {
             $picked,
             ") UPDATE audit_events SET status = 'pending', \
              outcome_unknown = (outcome_unknown OR status = 'pending'), \
-             recovery_owner = $1, recovery_lease_until = $2 \
+             recovery_owner = $1, recovery_lease_until = $2, \
+             handling_claims = handling_claims + 1 \
              FROM picked WHERE attempt_id = picked_attempt AND position = picked_position \
              RETURNING ",
             audit_columns!(),
-            ", job_attempts"
+            ", job_attempts, handling_claims"
         )
     };
 }
@@ -90,11 +91,11 @@ pub(in crate::store) const CLAIM_SLICE_SQLITE: &str = claim_slice!(
        SELECT * FROM (SELECT attempt_id AS picked_attempt, position AS picked_position, \
            job_next_at FROM audit_events \
          WHERE status = 'waiting' AND job_next_at <= $3 AND job = TRUE \
-           AND COALESCE(vendor, '') = $4 ORDER BY job_next_at LIMIT $5) \
+           AND handling_claims < 2 AND COALESCE(vendor, '') = $4 ORDER BY job_next_at LIMIT $5) \
        UNION ALL \
        SELECT * FROM (SELECT attempt_id, position, job_next_at FROM audit_events \
          WHERE status = 'pending' AND job = TRUE AND recovery_lease_until < $3 \
-           AND COALESCE(vendor, '') = $4 LIMIT $5)) \
+           AND handling_claims < 2 AND COALESCE(vendor, '') = $4 LIMIT $5)) \
      ORDER BY job_next_at, picked_attempt, picked_position LIMIT $5"
 );
 
@@ -111,7 +112,7 @@ UPDATE audit_events
 SET status = $1, error_code = $2, error_message = $3, finished_at = $4, vendor_status = $5,
     vendor_calls = $6, outcome_unknown = $7, vendor_state = $8, queued = $9, confirm_at = $10,
     job_attempts = $11, job_next_at = $12, vendor = $13, vendor_code = $14,
-    recovery_owner = NULL, recovery_lease_until = NULL
+    recovery_owner = NULL, recovery_lease_until = NULL, handling_claims = 0
 WHERE attempt_id = $15 AND position = $16 AND recovery_owner = $17 AND status = 'pending'";
 
 /// Ends job `$1` at `$2` when nothing of it is `waiting` or `pending` any more; its callback
@@ -272,6 +273,7 @@ pub(in crate::store) struct ClaimedRecord {
     #[sqlx(flatten)]
     row: AuditRecord,
     job_attempts: i64,
+    handling_claims: i64,
 }
 
 impl TryFrom<ClaimedRecord> for JobDocument {
@@ -282,6 +284,9 @@ impl TryFrom<ClaimedRecord> for JobDocument {
             row: AuditRow::try_from(record.row)?,
             attempts: u32::try_from(record.job_attempts).map_err(|_| {
                 StoreError::Corrupt("audit_events.job_attempts is out of range".into())
+            })?,
+            claims: u32::try_from(record.handling_claims).map_err(|_| {
+                StoreError::Corrupt("audit_events.handling_claims is out of range".into())
             })?,
         })
     }
