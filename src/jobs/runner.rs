@@ -174,46 +174,68 @@ impl Lane {
         }
         groups.extend(by_job.into_values());
         // Each group's outcomes are written as soon as it is done, so a handling that dies
-        // later (a panic, or the process killed) leaves only its own documents unwritten.
+        // later (a panic, or the process killed) leaves only its own documents unwritten. The
+        // write is part of the group's own future: awaiting it outside the stream would stop
+        // polling the other groups, which may hold a store connection the write waits for.
         let mut runs: futures::stream::FuturesUnordered<_> = groups
             .into_iter()
-            .map(|docs| std::panic::AssertUnwindSafe(self.run_job_slice(docs)).catch_unwind())
+            .map(|docs| async move {
+                let outcomes = std::panic::AssertUnwindSafe(self.run_job_slice(docs))
+                    .catch_unwind()
+                    .await?;
+                Ok::<_, Box<dyn std::any::Any + Send>>(self.write_slice(outcomes, now).await)
+            })
             .collect();
         let mut panicked = None;
         let mut deferred = false;
+        let mut failed = None;
         while let Some(run) = runs.next().await {
-            let outcomes = match run {
-                Ok(outcomes) => outcomes,
+            match run {
+                Ok(Ok(was_deferred)) => deferred |= was_deferred,
+                Ok(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
                 // Its documents stay leased, their claims counted; the others are written,
                 // then the lane dies as the handler did and its supervisor restarts it.
                 Err(panic) => {
                     panicked.get_or_insert(panic);
-                    continue;
                 }
-            };
-            deferred |= outcomes.iter().any(|o| {
-                o.row.status == RowStatus::Waiting
-                    && o.next_at
-                        .is_some_and(|at| at <= now.saturating_add(DEFERRED))
-            });
-            let written = self
-                .state
-                .store
-                .finish_slice(&self.owner, &outcomes, Timestamp::now())
-                .await?;
-            if written < outcomes.len() as u64 {
-                tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
             }
-            crate::metrics::job_documents(&outcomes);
         }
         if let Some(panic) = panicked {
             std::panic::resume_unwind(panic);
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(match (deferred, full) {
             (true, _) => Pass::Deferred,
             (false, true) => Pass::Busy,
             (false, false) => Pass::Idle,
         })
+    }
+
+    /// Writes one group's outcomes; whether any is waiting again within `DEFERRED`.
+    async fn write_slice(
+        &self,
+        outcomes: Vec<SliceOutcome>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let deferred = outcomes.iter().any(|o| {
+            o.row.status == RowStatus::Waiting
+                && o.next_at
+                    .is_some_and(|at| at <= now.saturating_add(DEFERRED))
+        });
+        let written = self
+            .state
+            .store
+            .finish_slice(&self.owner, &outcomes, Timestamp::now())
+            .await?;
+        if written < outcomes.len() as u64 {
+            tracing::warn!(lane = %self.lane, written, claimed = outcomes.len(), "Part of a job slice was taken over by another runner; its outcomes were left to it.");
+        }
+        crate::metrics::job_documents(&outcomes);
+        Ok(deferred)
     }
 
     /// Cancels the claimed documents of one job (they share its reason and request id).
