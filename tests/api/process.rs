@@ -222,7 +222,7 @@ fn check_config_names_an_invalid_value() {
     let output = Command::new(env!("CARGO_BIN_EXE_signgate"))
         .arg("check-config")
         .env_clear()
-        .env("SIGNGATE__AUTH__API_KEY", "k")
+        .env("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789")
         .env("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "soon")
         .output()
         .expect("the binary runs");
