@@ -663,7 +663,7 @@ fn default_rules(
 /// The fewest characters an API key or the callback secret may have.
 pub const MIN_SECRET_CHARS: usize = 16;
 
-/// The placeholder of the example Secret (deploy/kubernetes/secret.example.yaml).
+/// The placeholder earlier example Secrets held; refused in any secret, whatever its length.
 const PLACEHOLDER: &str = "change-me";
 
 fn strong_secret(key: &str, secret: Option<&SecretString>) -> Result<(), SettingsError> {
