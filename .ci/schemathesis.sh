@@ -27,7 +27,7 @@ MAX_EXAMPLES=${ST_MAX_EXAMPLES:-300}
 SEED=${ST_SEED:-20251121}
 WORKERS=${ST_WORKERS:-2}
 REPORT_DIR=${ST_REPORT_DIR:-target/ci/schemathesis}
-API_KEY="schemathesis-$RANDOM$RANDOM"
+API_KEY="schemathesis-api-key-$RANDOM$RANDOM"
 # The simulator's default credentials (src/simulator/config.rs, SimConfig::default).
 SIM_AUCO_PRIVATE_KEY=prk_sim
 SIM_AUCO_PUBLIC_KEY=puk_sim

@@ -102,7 +102,7 @@ pub fn settings(listen: SocketAddr, simulator: SocketAddr) -> anyhow::Result<Set
             env.insert(var, (*value).to_owned());
         }
     }
-    Ok(Settings::from_sources(None, Some(&overlay), env)?)
+    Ok(Settings::for_demo(&overlay, env)?)
 }
 
 /// A started demo: the simulator serving in the background and the gateway bound.
@@ -215,7 +215,7 @@ mod tests {
             assert_eq!(configured.base_url, vendor.base_url(sim));
             assert!(configured.has_credentials(), "{}", vendor.name());
         }
-        assert_eq!(settings.store.url, "sqlite::memory:");
+        assert_eq!(settings.store.url.expose(), "sqlite::memory:");
         assert_eq!(settings.jobs.poll_interval_ms, JOB_POLL_MS);
     }
 

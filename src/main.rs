@@ -222,9 +222,21 @@ fn parse_vendor_option(text: &str) -> Result<(String, String, String), String> {
 fn check_config(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
     for (name, vendor) in &settings.vendors {
+        println!("vendor `{name}` (kind {}): on", vendor.kind.name());
         if !vendor.has_credentials() {
             println!("warning: vendor `{name}` has no credentials; its documents will fail");
         }
+    }
+    if settings.vendors.is_empty() {
+        println!(
+            "warning: no vendor is on; every document will fail (unroutable or unknown_vendor)"
+        );
+    }
+    if !settings.vendors_off.is_empty() {
+        println!(
+            "vendors off (nothing configured for them): {}",
+            settings.vendors_off.join(", ")
+        );
     }
     println!("configuration is valid");
     Ok(())

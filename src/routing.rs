@@ -112,9 +112,35 @@ mod tests {
     use super::*;
 
     fn router(overlay: Option<&str>) -> Router {
-        let env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_string(), "k".to_string())]);
-        let settings = Settings::from_sources(None, overlay, env).expect("valid settings");
+        let env = HashMap::from([(
+            "SIGNGATE__AUTH__API_KEY".to_string(),
+            "test-api-key-0123456789".to_string(),
+        )]);
+        // The kinds the default rules name, on with their defaults.
+        let overlay = format!("{ON}{}", overlay.unwrap_or_default());
+        let settings = Settings::from_sources(None, Some(&overlay), env).expect("valid settings");
         Router::from_settings(&settings)
+    }
+
+    const ON: &str = "[vendors.auco]\n[vendors.zapsign]\n[vendors.d4sign]\n[vendors.yousign]\n";
+
+    #[test]
+    fn a_kind_not_configured_is_not_routed_to() {
+        let env = HashMap::from([(
+            "SIGNGATE__AUTH__API_KEY".to_string(),
+            "test-api-key-0123456789".to_string(),
+        )]);
+        let settings =
+            Settings::from_sources(None, Some("[vendors.auco]\n"), env).expect("valid settings");
+        let r = Router::from_settings(&settings);
+
+        let uuid = "bfe4e2c7-33be-4a70-8669-a0491f92e795";
+        assert_eq!(vendor_of(&r, uuid), Err(ErrorCode::Unroutable));
+        assert_eq!(
+            vendor_of(&r, "zapsign:TR99AQMY31"),
+            Err(ErrorCode::UnknownVendor)
+        );
+        assert_eq!(vendor_of(&r, "TR99AQMY31"), Ok("auco/TR99AQMY31".into()));
     }
 
     fn vendor_of(router: &Router, code: &str) -> Result<String, ErrorCode> {

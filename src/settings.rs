@@ -1,7 +1,7 @@
 //! Typed settings: compiled-in defaults, then a file, then `SIGNGATE__*` variables; validated
 //! once at start-up. The only place the process environment is read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,9 +31,14 @@ pub struct Settings {
     /// The `[vendors.*]` tables as read; each kind parses its own keys into `vendors`.
     #[serde(rename = "vendors", default)]
     tables: VendorTables,
-    /// Every configured vendor by name, parsed.
+    /// Every vendor that is on (the operator configured it), by name, parsed.
     #[serde(skip)]
     pub vendors: BTreeMap<String, VendorSettings>,
+    /// The vendors named after a kind that are off: the operator configured nothing for them
+    /// (a kind's own defaults configure nothing), so they are never parsed, validated or
+    /// routed to.
+    #[serde(skip)]
+    pub vendors_off: Vec<String>,
     /// `RUST_LOG`, when set: overrides `log.level`.
     #[serde(skip)]
     pub rust_log: Option<String>,
@@ -116,11 +121,57 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
-    pub url: String,
+    /// Where the store lives; a Postgres URL may hold a password, so it prints redacted.
+    pub url: StoreUrl,
     pub idempotency_ttl_hours: u64,
     /// Days an audit row (and a remembered code owner) is kept; 0 keeps them forever. Read as
     /// a signed number so that a negative value gets a clear error, not a type error.
     pub audit_retention_days: i64,
+}
+
+/// `store.url`: a secret, since a Postgres URL may carry a password. `Debug` shows it with
+/// the password (and any query string, which may carry one too) replaced by `[redacted]`;
+/// `expose` gives the URL on the one line that connects.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    /// The URL itself, to connect with; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password and query string replaced by `[redacted]` (safe to print).
+    pub fn redacted(&self) -> String {
+        let Ok(mut url) = reqwest::Url::parse(&self.0) else {
+            // Not a URL this parser reads (sqlite::memory:): it holds no authority, but
+            // anything after an `@` or `?` is hidden anyway.
+            return match self.0.find(['@', '?']) {
+                Some(at) => format!("{}[redacted]", &self.0[..at]),
+                None => self.0.clone(),
+            };
+        };
+        if url.password().is_some() && url.set_password(Some("[redacted]")).is_err() {
+            return "[redacted]".into();
+        }
+        if url.query().is_some() {
+            url.set_query(Some("[redacted]"));
+        }
+        url.to_string().replace("%5Bredacted%5D", "[redacted]")
+    }
+}
+
+impl From<&str> for StoreUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreUrl({:?})", self.redacted())
+    }
 }
 
 /// The longest audit retention accepted: a hundred years.
@@ -396,6 +447,24 @@ impl Settings {
         overlay: Option<&str>,
         env: HashMap<String, String>,
     ) -> Result<Self, SettingsError> {
+        let settings = Self::read(file, overlay, env)?;
+        settings.validate_secrets(true)?;
+        Ok(settings)
+    }
+
+    /// `from_sources` for `signgate demo`, whose API key is its own short, printed `demo-key`:
+    /// the API keys' length rule is not applied (every other rule is).
+    pub fn for_demo(overlay: &str, env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let settings = Self::read(None, Some(overlay), env)?;
+        settings.validate_secrets(false)?;
+        Ok(settings)
+    }
+
+    fn read(
+        file: Option<&Path>,
+        overlay: Option<&str>,
+        env: HashMap<String, String>,
+    ) -> Result<Self, SettingsError> {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         for kind in KINDS {
             builder = builder.add_source(File::from_str(kind.defaults(), FileFormat::Toml));
@@ -412,6 +481,11 @@ impl Settings {
         if let Some(toml) = overlay {
             builder = builder.add_source(File::from_str(toml, FileFormat::Toml));
         }
+        let env_vendor_keys: Vec<String> = env
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(key, _)| key.clone())
+            .collect();
         builder = builder.add_source(
             Environment::with_prefix("SIGNGATE")
                 .prefix_separator("__")
@@ -427,10 +501,18 @@ impl Settings {
         })?;
         settings.drop_empty_secrets();
         let deadline_ms = settings.server.request_timeout_ms;
+        let configured = operator_vendors(file, overlay, &env_vendor_keys)?;
         for (name, table) in std::mem::take(&mut settings.tables.0) {
-            let vendor = crate::vendors::settings::parse(&name, table, deadline_ms)?;
-            settings.vendors.insert(name, vendor);
+            if configured.contains(&name) {
+                let vendor = crate::vendors::settings::parse(&name, table, deadline_ms)?;
+                settings.vendors.insert(name, vendor);
+            }
         }
+        settings.vendors_off = KINDS
+            .iter()
+            .map(|kind| kind.name().to_owned())
+            .filter(|name| !settings.vendors.contains_key(name))
+            .collect();
         if settings.routing.rules.is_empty() {
             settings.routing.rules = default_rules(&settings.vendors)?;
         }
@@ -451,6 +533,16 @@ impl Settings {
         clean(&mut self.auth.api_key);
         clean(&mut self.auth.previous_api_key);
         clean(&mut self.jobs.callback_secret);
+    }
+
+    /// Refuses secrets shorter than `MIN_SECRET_CHARS` or holding the example placeholder;
+    /// `api_keys` false leaves the API keys out (the demo's).
+    fn validate_secrets(&self, api_keys: bool) -> Result<(), SettingsError> {
+        if api_keys {
+            strong_secret("auth.api_key", self.auth.api_key.as_ref())?;
+            strong_secret("auth.previous_api_key", self.auth.previous_api_key.as_ref())?;
+        }
+        strong_secret("jobs.callback_secret", self.jobs.callback_secret.as_ref())
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -479,7 +571,7 @@ impl Settings {
                 "is required; set SIGNGATE__AUTH__API_KEY",
             ));
         }
-        let url = &self.store.url;
+        let url = self.store.url.expose();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
@@ -505,12 +597,49 @@ impl Settings {
                 };
                 return Err(SettingsError::at(
                     &format!("routing.rules[{i}].{key}"),
-                    format!("names no configured vendor `{vendor}`"),
+                    match self.vendors_off.contains(vendor) {
+                        true => format!(
+                            "names vendor `{vendor}`, which is off: nothing configures it \
+                             (write a [vendors.{vendor}] table or set its variables)"
+                        ),
+                        false => format!("names no configured vendor `{vendor}`"),
+                    },
                 ));
             }
         }
         Ok(())
     }
+}
+
+/// The vendors the operator configured: a `[vendors.NAME]` table in `file` or `overlay`, or a
+/// non-empty `SIGNGATE__VENDORS__NAME__*` variable. A kind's own defaults configure nothing.
+fn operator_vendors(
+    file: Option<&Path>,
+    overlay: Option<&str>,
+    env_keys: &[String],
+) -> Result<BTreeSet<String>, SettingsError> {
+    let mut builder = Config::builder();
+    if let Some(path) = file {
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+    }
+    if let Some(toml) = overlay {
+        builder = builder.add_source(File::from_str(toml, FileFormat::Toml));
+    }
+    let written = builder
+        .build()
+        .map_err(|e| SettingsError(format!("configuration cannot be read: {e}")))?;
+    let mut names: BTreeSet<String> = match written.get_table("vendors") {
+        Ok(tables) => tables.into_keys().collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    names.extend(env_keys.iter().filter_map(|key| {
+        let mut parts = key.strip_prefix("SIGNGATE__")?.split("__");
+        let section = parts.next()?;
+        let name = parts.next()?;
+        (section.eq_ignore_ascii_case("vendors") && parts.next().is_some())
+            .then(|| name.to_ascii_lowercase())
+    }));
+    Ok(names)
 }
 
 /// Every kind's default rules, in `KINDS` order, each to the configured vendor named after
@@ -544,6 +673,34 @@ fn default_rules(
     Ok(rules)
 }
 
+/// The fewest characters an API key or the callback secret may have.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// The placeholder earlier example Secrets held; refused in any secret, whatever its length.
+const PLACEHOLDER: &str = "change-me";
+
+fn strong_secret(key: &str, secret: Option<&SecretString>) -> Result<(), SettingsError> {
+    let Some(secret) = secret.map(ExposeSecret::expose_secret) else {
+        return Ok(());
+    };
+    if secret.to_ascii_lowercase().contains(PLACEHOLDER) {
+        return Err(SettingsError::at(
+            key,
+            format!(
+                "is the example placeholder `{PLACEHOLDER}`; set a random value \
+                 (openssl rand -hex 32)"
+            ),
+        ));
+    }
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(SettingsError::at(
+            key,
+            format!("must be at least {MIN_SECRET_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 fn positive(key: &str, value: u64) -> Result<(), SettingsError> {
     if value == 0 {
         return Err(SettingsError::at(key, "must be greater than 0"));
@@ -563,13 +720,31 @@ mod tests {
     }
 
     fn with_key() -> HashMap<String, String> {
-        env(&[("SIGNGATE__AUTH__API_KEY", "k")])
+        env(&[("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789")])
+    }
+
+    /// A table for every kind that ships defaults: each on, without credentials.
+    const EVERY_DEFAULT_KIND: &str = "[vendors.auco]\n[vendors.zapsign]\n[vendors.dropboxsign]\n\
+        [vendors.clicksign]\n[vendors.d4sign]\n[vendors.yousign]\n";
+
+    #[test]
+    fn defaults_load_with_an_api_key_and_every_vendor_off() {
+        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
+
+        assert_eq!(s.server.max_documents, 100);
+        assert!(s.vendors.is_empty(), "{:?}", s.vendors.keys());
+        assert!(
+            s.routing.rules.is_empty(),
+            "no rule routes to a vendor that is off"
+        );
+        let kinds: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        assert_eq!(s.vendors_off, kinds);
     }
 
     #[test]
-    fn defaults_load_with_an_api_key() {
-        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
-        assert_eq!(s.server.max_documents, 100);
+    fn an_empty_table_turns_a_kind_on_with_its_defaults() {
+        let s = Settings::from_sources(None, Some(EVERY_DEFAULT_KIND), with_key()).expect("valid");
+
         assert_eq!(
             s.vendors["zapsign"].rate_limits(),
             Vec::new(),
@@ -582,6 +757,155 @@ mod tests {
             "UUIDs, Auco codes, Dropbox Sign ids, Clicksign pairs"
         );
         assert!(!s.vendors["auco"].has_credentials());
+        assert_eq!(s.vendors_off, ["docusign", "adobesign", "example"]);
+    }
+
+    #[test]
+    fn only_auco_and_zapsign_with_a_6_second_deadline_starts_with_the_others_off() {
+        let overlay = "[server]\nrequest_timeout_ms = 6000\n\
+            [vendors.auco]\nbase_url = \"https://api.auco.ai/v1.5/ext\"\ntimeout_ms = 5000\n\
+            [vendors.zapsign]\nbase_url = \"https://api.zapsign.com.br/api/v1\"\n\
+            timeout_ms = 5000\n";
+        let mut vars = with_key();
+        vars.insert(
+            "SIGNGATE__VENDORS__AUCO__PRIVATE_KEY".into(),
+            "prk_x".into(),
+        );
+        vars.insert("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN".into(), "tok".into());
+
+        let s = Settings::from_sources(None, Some(overlay), vars).expect("valid");
+
+        assert_eq!(s.vendors.keys().collect::<Vec<_>>(), ["auco", "zapsign"]);
+        for off in ["clicksign", "d4sign", "dropboxsign", "yousign", "docusign"] {
+            assert!(s.vendors_off.iter().any(|v| v == off), "{off}");
+        }
+        for rule in &s.routing.rules {
+            assert!(
+                rule.vendors.iter().all(|v| v == "auco" || v == "zapsign"),
+                "{rule:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_variable_of_a_vendor_turns_it_on_but_an_empty_one_does_not() {
+        let mut vars = with_key();
+        vars.insert(
+            "SIGNGATE__VENDORS__YOUSIGN__API_KEY".into(),
+            "ys-key".into(),
+        );
+        vars.insert(
+            "SIGNGATE__VENDORS__CLICKSIGN__ACCESS_TOKEN".into(),
+            "".into(),
+        );
+
+        let s = Settings::from_sources(None, None, vars).expect("valid");
+
+        assert_eq!(s.vendors.keys().collect::<Vec<_>>(), ["yousign"]);
+        assert!(s.vendors["yousign"].has_credentials());
+        assert!(s.vendors_off.iter().any(|v| v == "clicksign"));
+    }
+
+    #[test]
+    fn a_rule_naming_a_vendor_that_is_off_says_so() {
+        let overlay = "[[routing.rules]]\npattern = \"x\"\nvendor = \"clicksign\"\n";
+
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+
+        let err = err.to_string();
+        assert!(err.starts_with("routing.rules[0].vendor: "), "{err}");
+        assert!(err.contains("`clicksign`, which is off"), "{err}");
+    }
+
+    #[test]
+    fn docusign_needs_no_base_url_and_acrobat_sign_only_its_access_point() {
+        let overlay = "[vendors.docusign]\nkind = \"docusign\"\n\
+            [vendors.adobesign]\nkind = \"adobesign\"\n\
+            api_access_point = \"https://api.na1.adobesign.com/\"\n";
+
+        let s = Settings::from_sources(None, Some(overlay), with_key()).expect("valid");
+
+        assert_eq!(
+            s.vendors["docusign"].base_url,
+            "https://account.docusign.com"
+        );
+        assert_eq!(
+            s.vendors["adobesign"].base_url,
+            "https://api.na1.adobesign.com"
+        );
+        let overlay = "[vendors.adobesign]\nkind = \"adobesign\"\n";
+        let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vendors.adobesign: missing field `base_url`"
+        );
+    }
+
+    #[test]
+    fn short_or_placeholder_secrets_are_refused_naming_the_key() {
+        for (var, key) in [
+            ("SIGNGATE__AUTH__API_KEY", "auth.api_key"),
+            ("SIGNGATE__AUTH__PREVIOUS_API_KEY", "auth.previous_api_key"),
+            ("SIGNGATE__JOBS__CALLBACK_SECRET", "jobs.callback_secret"),
+        ] {
+            for (value, problem) in [
+                ("x", "must be at least 16 characters"),
+                ("fifteen-chars-x", "must be at least 16 characters"),
+                ("change-me", "placeholder `change-me`"),
+                ("change-me-change-me-0001", "placeholder `change-me`"),
+            ] {
+                let mut vars = with_key();
+                vars.insert(var.into(), value.into());
+
+                let err = Settings::from_sources(None, None, vars).unwrap_err();
+
+                let err = err.to_string();
+                assert!(err.starts_with(&format!("{key}: ")), "{err}");
+                assert!(err.contains(problem), "{value}: {err}");
+            }
+            let mut vars = with_key();
+            vars.insert(var.into(), "sixteen-chars-xx".into());
+            Settings::from_sources(None, None, vars).expect("16 characters are enough");
+        }
+    }
+
+    #[test]
+    fn the_demo_may_keep_its_short_key_but_not_a_short_callback_secret() {
+        let demo_key = env(&[("SIGNGATE__AUTH__API_KEY", "demo-key")]);
+        Settings::for_demo("", demo_key.clone()).expect("the demo's key is allowed");
+        assert!(Settings::from_sources(None, None, demo_key.clone()).is_err());
+
+        let mut vars = demo_key;
+        vars.insert("SIGNGATE__JOBS__CALLBACK_SECRET".into(), "s".into());
+        let err = Settings::for_demo("", vars).unwrap_err();
+        assert!(err.to_string().starts_with("jobs.callback_secret"), "{err}");
+    }
+
+    #[test]
+    fn the_store_url_prints_without_its_password() {
+        let mut vars = with_key();
+        vars.insert(
+            "SIGNGATE__STORE__URL".into(),
+            "postgres://signgate:hunter2-pass@db.internal:5432/signgate?sslmode=require&password=qs-pass"
+                .into(),
+        );
+
+        let s = Settings::from_sources(None, None, vars).expect("valid");
+
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2-pass"), "{printed}");
+        assert!(!printed.contains("qs-pass"), "{printed}");
+        assert!(
+            printed.contains("postgres://signgate:[redacted]@db.internal:5432/signgate?[redacted]"),
+            "{printed}"
+        );
+        assert!(s.store.url.expose().contains("hunter2-pass"));
+        let odd = StoreUrl::from("postgres://u:p@ss@host/db");
+        assert!(!format!("{odd:?}").contains("ss@host"), "{odd:?}");
+        assert_eq!(
+            format!("{:?}", StoreUrl::from("sqlite::memory:")),
+            "StoreUrl(\"sqlite::memory:\")"
+        );
     }
 
     #[test]
@@ -612,7 +936,7 @@ mod tests {
             "{}",
             a.key
         );
-        assert_eq!(s.vendors["auco"].rate_limits(), Vec::new());
+        assert!(!s.vendors.contains_key("auco"), "auco is off");
     }
 
     #[test]
@@ -692,7 +1016,7 @@ mod tests {
 
     #[test]
     fn a_vendor_timeout_must_be_below_the_deadline() {
-        let overlay = "[server]\nrequest_timeout_ms = 5000\n";
+        let overlay = "[server]\nrequest_timeout_ms = 5000\n[vendors.auco]\n";
         let err = Settings::from_sources(None, Some(overlay), with_key()).unwrap_err();
         assert!(
             err.to_string().starts_with("vendors.auco.timeout_ms"),
@@ -719,6 +1043,7 @@ mod tests {
     #[test]
     fn a_rule_names_one_vendor_or_several_candidates_never_both_or_none() {
         let rule = |vendors: &str| format!("[[routing.rules]]\npattern = \"x\"\n{vendors}\n");
+        let rule = |vendors: &str| format!("{EVERY_DEFAULT_KIND}{}", rule(vendors));
         let candidates = rule(r#"vendors = ["zapsign", "auco"]"#);
         let s = Settings::from_sources(None, Some(&candidates), with_key()).expect("valid");
         assert_eq!(s.routing.rules[0].vendors, ["zapsign", "auco"]);
@@ -743,7 +1068,8 @@ vendors = ["auco"]"#,
 
     #[test]
     fn kinds_with_the_same_default_pattern_share_one_rule_of_configured_vendors() {
-        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
+        let s = Settings::from_sources(None, Some(EVERY_DEFAULT_KIND), with_key()).expect("valid");
+        assert_eq!(s.routing.rules.len(), 4);
         for rule in &s.routing.rules {
             assert!(rule.vendors.iter().all(|v| s.vendors.contains_key(v)));
         }

@@ -46,14 +46,14 @@ impl Application {
     /// Connects the store, builds the vendors on it (rate limits shared through Postgres) and
     /// binds `server.listen` (port 0 picks a free port, for tests).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = crate::store::connect(&settings.store.url).await?;
+        let store = crate::store::connect(settings.store.url.expose()).await?;
         let registry = Registry::from_settings(&settings, &store);
         Self::build_on(settings, registry, store).await
     }
 
     /// Like `build`, with the vendors supplied by the caller.
     pub async fn build_with(settings: Settings, registry: Registry) -> anyhow::Result<Self> {
-        let store = crate::store::connect(&settings.store.url).await?;
+        let store = crate::store::connect(settings.store.url.expose()).await?;
         Self::build_on(settings, registry, store).await
     }
 
@@ -194,7 +194,7 @@ mod tests {
     #[tokio::test]
     async fn api_requests_get_503_once_shutdown_has_begun() {
         let env = [
-            ("SIGNGATE__AUTH__API_KEY", "k"),
+            ("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789"),
             ("SIGNGATE__STORE__URL", "sqlite::memory:"),
         ];
         let env = env

@@ -298,7 +298,9 @@ async fn cancelling_a_zapsign_document_twice_through_the_gateway_says_already_ca
     zapsign::seed(&simulator, token, ZapSignState::Pending);
     let (sim_addr, sim_task) = simulator.spawn(([127, 0, 0, 1], 0).into()).await.unwrap();
     let settings = demo::settings("127.0.0.1:0".parse().unwrap(), sim_addr).unwrap();
-    let store = signgate::store::connect(&settings.store.url).await.unwrap();
+    let store = signgate::store::connect(settings.store.url.expose())
+        .await
+        .unwrap();
     let registry = Registry::from_settings(&settings, &store);
     let app = Application::build_on(settings, registry, store)
         .await

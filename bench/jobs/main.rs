@@ -30,7 +30,7 @@ pub use sync::SyncCall;
 
 /// What every code of the job starts with, so the proxy can tell the job's calls apart.
 const JOB_MARKER: &str = "b0b0b0b0-0000-4000";
-const API_KEY: &str = "bench-key";
+const API_KEY: &str = "bench-api-key-0001";
 const MESSAGE: &str = "Bulk job benchmark";
 const EMAIL: &str = "bench@example.com";
 

@@ -70,6 +70,13 @@ pub trait KindConfig: Send + Sync + fmt::Debug {
     /// store shares limits).
     fn rate_limits(&self) -> Vec<RateLimit>;
 
+    /// The base URL when the table sets no `base_url`, from the kind's own keys (DocuSign's
+    /// OAuth host, which means "discover the REST host"; Acrobat Sign's `api_access_point`);
+    /// `None`: `base_url` is required.
+    fn default_base_url(&self) -> Option<String> {
+        None
+    }
+
     /// The adapter, called only when `has_credentials()`.
     fn build(&self, settings: &VendorSettings) -> Arc<dyn Vendor>;
 }

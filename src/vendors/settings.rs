@@ -20,7 +20,7 @@ use crate::settings::SettingsError;
 pub struct VendorSettings {
     /// The vendor's kind.
     pub kind: &'static dyn Kind,
-    /// The vendor API's base URL.
+    /// The vendor API's base URL (`base_url`, or the kind's `KindConfig::default_base_url`).
     pub base_url: String,
     /// Total timeout of one call, in milliseconds.
     pub timeout_ms: Option<u64>,
@@ -42,7 +42,7 @@ pub struct VendorSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Shared {
-    base_url: String,
+    base_url: Option<String>,
     timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     max_concurrency: Option<usize>,
@@ -195,9 +195,13 @@ pub fn parse(
     }
     let common: Shared = parse_keys(name, table_of(shared))?;
     let config = kind.config(name, table_of(own))?;
+    let base_url = common
+        .base_url
+        .or_else(|| config.default_base_url())
+        .ok_or_else(|| SettingsError::at(&format!("vendors.{name}"), "missing field `base_url`"))?;
     let settings = VendorSettings {
         kind,
-        base_url: common.base_url,
+        base_url,
         timeout_ms: common.timeout_ms,
         connect_timeout_ms: common.connect_timeout_ms,
         max_concurrency: common.max_concurrency,

@@ -203,7 +203,10 @@ impl SharedLimits for FakeStore {
 /// The adapter of `kind`, configured as test gateways configure it (`Conformance::vars`),
 /// against the mock vendor at `server`.
 pub fn adapter_at(kind: &dyn Conformance, server: &str) -> std::sync::Arc<dyn Vendor> {
-    let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+    let mut vars = vec![(
+        "SIGNGATE__AUTH__API_KEY".to_owned(),
+        "test-api-key-0123456789".to_owned(),
+    )];
     vars.extend(kind.vars(server));
     let settings = crate::settings::Settings::from_sources(None, None, vars.into_iter().collect())
         .expect("the conformance variables are valid settings");

@@ -63,25 +63,37 @@ pub fn base_vars(vendors: &MockVendors) -> HashMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let mut patterns = Vec::new();
-    for kind in signgate::vendors::KINDS {
-        let shared = kind.default_rules().iter().any(|p| patterns.contains(p));
-        patterns.extend(kind.default_rules());
-        if !shared {
-            let kind = kind.conformance();
-            vars.extend(kind.vars(&vendors.get(kind.name()).uri()));
-        }
+    for name in base_kinds() {
+        let kind = signgate::vendors::KINDS
+            .iter()
+            .find(|k| k.name() == name)
+            .expect("a kind")
+            .conformance();
+        vars.extend(kind.vars(&vendors.get(kind.name()).uri()));
     }
     vars
 }
 
+/// The kinds `base_vars` configures (turns on): each whose default routing patterns no
+/// earlier kind has already.
+pub fn base_kinds() -> Vec<&'static str> {
+    let mut patterns = Vec::new();
+    let mut names = Vec::new();
+    for kind in signgate::vendors::KINDS {
+        let shared = kind.default_rules().iter().any(|p| patterns.contains(p));
+        patterns.extend(kind.default_rules());
+        if !shared {
+            names.push(kind.name());
+        }
+    }
+    names
+}
+
 /// A request deadline of `deadline_ms` with every vendor's timeout at `vendor_ms`: the
 /// variables a test that shortens the deadline sets, since a vendor's timeout must stay below
-/// it, for every vendor the defaults configure.
+/// it, for every vendor `base_vars` turns on.
 pub fn short_deadline(deadline_ms: u64, vendor_ms: u64) -> Vec<(String, String)> {
-    let env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), API_KEY.to_owned())]);
-    let defaults = Settings::from_sources(None, None, env).expect("the defaults are valid");
-    let vendors = defaults.vendors.into_keys().map(|name| {
+    let vendors = base_kinds().into_iter().map(|name| {
         let key = format!("SIGNGATE__VENDORS__{}__TIMEOUT_MS", name.to_uppercase());
         (key, vendor_ms.to_string())
     });

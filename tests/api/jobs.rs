@@ -14,7 +14,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use crate::helpers::*;
 
 const REFUSE: &str = "/api/v1/refuse/";
-const SECRET: &str = "whsec-test-0001";
+const SECRET: &str = "whsec-test-secret-0001";
 
 /// `n` distinct ZapSign document tokens (UUIDs route to ZapSign).
 pub fn tokens(n: usize) -> Vec<String> {
@@ -215,7 +215,7 @@ async fn a_job_larger_than_max_documents_runs_to_the_end_and_pages_its_results()
 #[tokio::test]
 async fn a_job_is_validated_like_a_cancel_and_its_callback_host_must_be_listed() {
     let app = spawn_app_configured(
-        Some("[jobs]\ncallback_hosts = [\"hooks.example\"]\ncallback_secret = \"s\"\n"),
+        Some("[jobs]\ncallback_hosts = [\"hooks.example\"]\ncallback_secret = \"whsec-test-secret-0002\"\n"),
         &[],
     )
     .await;

@@ -222,13 +222,121 @@ fn check_config_names_an_invalid_value() {
     let output = Command::new(env!("CARGO_BIN_EXE_signgate"))
         .arg("check-config")
         .env_clear()
-        .env("SIGNGATE__AUTH__API_KEY", "k")
+        .env("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789")
         .env("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "soon")
         .output()
         .expect("the binary runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("vendors.zapsign.timeout_ms"), "{stderr}");
+}
+
+/// `signgate check-config` with exactly `vars` (and `args`): its exit status, stdout, stderr.
+fn check_config(vars: &[(String, String)], args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_signgate"))
+        .arg("check-config")
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn owned(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn only_auco_and_zapsign_with_a_6_second_deadline_start_and_check_config_lists_them_on() {
+    let vars = owned(&[
+        ("SIGNGATE__AUTH__API_KEY", API_KEY),
+        ("SIGNGATE__SERVER__LISTEN", "127.0.0.1:0"),
+        ("SIGNGATE__STORE__URL", "sqlite::memory:"),
+        ("SIGNGATE__SERVER__REQUEST_TIMEOUT_MS", "6000"),
+        ("SIGNGATE__VENDORS__AUCO__PRIVATE_KEY", "prk_operator"),
+        ("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", "puk_operator"),
+        ("SIGNGATE__VENDORS__AUCO__TIMEOUT_MS", "5000"),
+        (
+            "SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN",
+            "zapsign-operator-token",
+        ),
+        ("SIGNGATE__VENDORS__ZAPSIGN__TIMEOUT_MS", "5000"),
+    ]);
+    let off: Vec<&str> = signgate::vendors::KINDS
+        .iter()
+        .map(|kind| kind.name())
+        .filter(|name| !["auco", "zapsign"].contains(name))
+        .collect();
+
+    let (mut gateway, _address) = Gateway::listening(&vars);
+    gateway.terminate();
+    let (ok, stdout, stderr) = check_config(&vars, &[]);
+
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("vendor `auco` (kind auco): on"), "{stdout}");
+    assert!(
+        stdout.contains("vendor `zapsign` (kind zapsign): on"),
+        "{stdout}"
+    );
+    let expected = format!(
+        "vendors off (nothing configured for them): {}",
+        off.join(", ")
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+    assert_eq!(stdout.matches("): on").count(), 2, "{stdout}");
+
+    // The same operator, writing a file instead of variables.
+    let file = std::env::temp_dir().join(format!("signgate-only-two-{}.toml", std::process::id()));
+    let toml = "[server]\nrequest_timeout_ms = 6000\n\
+        [vendors.auco]\nprivate_key = \"prk_operator\"\npublic_key = \"puk_operator\"\n\
+        timeout_ms = 5000\n\
+        [vendors.zapsign]\napi_token = \"zapsign-operator-token\"\ntimeout_ms = 5000\n";
+    std::fs::write(&file, toml).expect("a scratch file");
+    let only_key = owned(&[("SIGNGATE__AUTH__API_KEY", API_KEY)]);
+    let (ok, stdout, stderr) =
+        check_config(&only_key, &["--config", file.to_str().expect("utf-8")]);
+    let _ = std::fs::remove_file(&file);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains(&expected), "{stdout}");
+    assert_eq!(stdout.matches("): on").count(), 2, "{stdout}");
+}
+
+#[test]
+fn check_config_refuses_short_and_placeholder_secrets_naming_the_key() {
+    for (var, key) in [
+        ("SIGNGATE__AUTH__API_KEY", "auth.api_key"),
+        ("SIGNGATE__AUTH__PREVIOUS_API_KEY", "auth.previous_api_key"),
+        ("SIGNGATE__JOBS__CALLBACK_SECRET", "jobs.callback_secret"),
+    ] {
+        for value in ["x", "fifteen-chars-x", "change-me"] {
+            let mut vars = owned(&[("SIGNGATE__AUTH__API_KEY", API_KEY)]);
+            vars.retain(|(k, _)| k != var);
+            vars.push((var.to_owned(), value.to_owned()));
+
+            let (ok, stdout, stderr) = check_config(&vars, &[]);
+
+            assert!(!ok, "{var}={value} passed: {stdout}");
+            assert!(stderr.contains(key), "{var}={value}: {stderr}");
+            assert!(
+                !stderr.contains("fifteen-chars-x"),
+                "the secret is echoed: {stderr}"
+            );
+        }
+    }
+    let strong = owned(&[
+        ("SIGNGATE__AUTH__API_KEY", "0123456789abcdef"),
+        ("SIGNGATE__AUTH__PREVIOUS_API_KEY", "fedcba9876543210"),
+        ("SIGNGATE__JOBS__CALLBACK_SECRET", "callback-secret-16"),
+    ]);
+    let (ok, stdout, stderr) = check_config(&strong, &[]);
+    assert!(ok, "{stdout}\n{stderr}");
 }
 
 #[tokio::test]

@@ -293,7 +293,7 @@ async fn serve_without_recovery(vars: &[(String, String)]) -> String {
     let mut env: std::collections::HashMap<String, String> = vars.iter().cloned().collect();
     env.insert("SIGNGATE__SERVER__LISTEN".into(), "127.0.0.1:0".into());
     let settings = Settings::from_sources(None, None, env).expect("valid settings");
-    let store = signgate::store::connect(&settings.store.url)
+    let store = signgate::store::connect(settings.store.url.expose())
         .await
         .expect("the store opens");
     let registry = Registry::from_settings(&settings, &store);

@@ -38,7 +38,7 @@ BIN=${SIGNGATE_BIN:-target/debug/signgate}
 IMAGE=${SMOKE_IMAGE:-signgate:ci}
 LOG_DIR=${SMOKE_LOG_DIR:-target/ci/container}
 NAME="signgate-smoke-$$"
-API_KEY="smoke-key-$RANDOM$RANDOM"
+API_KEY="smoke-api-key-$RANDOM$RANDOM"
 # The simulator's default credentials (src/simulator/config.rs, SimConfig::default).
 SIM_AUCO_PRIVATE_KEY=prk_sim
 SIM_AUCO_PUBLIC_KEY=puk_sim

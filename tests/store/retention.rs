@@ -125,7 +125,7 @@ pub(crate) async fn rows_recovery_needs_stay_however_old(h: &Harness) {
 pub(crate) async fn a_retention_of_zero_days_keeps_everything(h: &Harness) {
     let store = h.store.as_ref();
     let env: HashMap<String, String> = [
-        ("SIGNGATE__AUTH__API_KEY", "k"),
+        ("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789"),
         ("SIGNGATE__STORE__AUDIT_RETENTION_DAYS", "0"),
     ]
     .into_iter()

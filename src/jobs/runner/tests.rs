@@ -6,7 +6,11 @@ fn settings() -> JobSettings {
     crate::settings::Settings::from_sources(
         None,
         None,
-        [("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())].into(),
+        [(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )]
+        .into(),
     )
     .expect("defaults")
     .jobs

@@ -111,6 +111,13 @@ impl KindConfig for AdobeSignSettings {
         self.client_id.is_some() && self.client_secret.is_some() && self.refresh_token.is_some()
     }
 
+    // The consent's access point is the account's API host: `base_url` may be left out.
+    fn default_base_url(&self) -> Option<String> {
+        self.api_access_point
+            .as_deref()
+            .map(|point| point.trim_end_matches('/').to_owned())
+    }
+
     // Acrobat Sign publishes no number: it throttles by service level and answers 429 with a
     // wait (https://opensource.adobe.com/acrobat-sign/developer_guide/apiusage.html). Only an
     // operator's `requests_per_minute` paces; the account is the app on its access point.

@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn debug_hides_the_keys() {
         let vars = [
-            ("SIGNGATE__AUTH__API_KEY", "k"),
+            ("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789"),
             ("SIGNGATE__VENDORS__AUCO__PRIVATE_KEY", "prk_secret"),
             ("SIGNGATE__VENDORS__AUCO__PUBLIC_KEY", "puk_secret"),
         ];

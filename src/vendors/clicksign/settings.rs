@@ -93,14 +93,22 @@ mod tests {
     use crate::settings::{Settings, SettingsError};
 
     fn settings_with(env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let mut vars = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+        let mut vars = vec![(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )];
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         Settings::from_sources(None, None, vars.into_iter().collect())
     }
 
     #[test]
     fn the_defaults_point_at_production_and_wait_for_a_token() {
-        let settings = settings_with(&[]).expect("the defaults are valid");
+        let env = [(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )];
+        let settings = Settings::from_sources(None, Some("[vendors.clicksign]\n"), env.into())
+            .expect("the defaults are valid");
 
         let vendor = &settings.vendors["clicksign"];
         assert_eq!(vendor.base_url, "https://app.clicksign.com/api/v3");

@@ -104,16 +104,29 @@ mod tests {
 
     use crate::settings::Settings;
 
+    /// Settings with an empty `[vendors.d4sign]` table (D4Sign on with its defaults) and `vars`.
+    fn settings_on(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let mut env: HashMap<String, String> = HashMap::from([(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )]);
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let overlay = "[vendors.zapsign]\n[vendors.d4sign]\n";
+        Settings::from_sources(None, Some(overlay), env).map_err(|e| e.to_string())
+    }
+
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, String> {
-        let mut env: HashMap<String, String> =
-            HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())]);
+        let mut env: HashMap<String, String> = HashMap::from([(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )]);
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Settings::from_sources(None, None, env).map_err(|e| e.to_string())
     }
 
     #[test]
     fn the_defaults_point_at_production_without_credentials() {
-        let settings = settings(&[]).expect("the defaults are valid");
+        let settings = settings_on(&[]).expect("the defaults are valid");
         let d4sign = &settings.vendors["d4sign"];
 
         assert_eq!(d4sign.base_url, "https://secure.d4sign.com.br/api/v1");
@@ -153,7 +166,7 @@ mod tests {
 
     #[test]
     fn with_zapsign_and_d4sign_configured_the_uuid_rule_names_both() {
-        let settings = settings(&[]).expect("the defaults are valid");
+        let settings = settings_on(&[]).expect("the defaults are valid");
 
         let uuid_rule = settings
             .routing

@@ -178,6 +178,12 @@ impl KindConfig for DocuSignSettings {
         self.has_jwt_grant() || self.access_token.is_some()
     }
 
+    // No `base_url`: the OAuth host, which the client reads as "discover the account's REST
+    // host through /oauth/userinfo".
+    fn default_base_url(&self) -> Option<String> {
+        Some(self.oauth_base_url.clone())
+    }
+
     // DocuSign counts every call of an account in the hour (3,000) and in 30 s (500); without
     // credentials the vendor is never called, so it needs no limit.
     fn rate_limits(&self) -> Vec<RateLimit> {

@@ -14,7 +14,10 @@ use crate::vendors::conformance::{runner, var, Conformance, Scenario};
 
 /// Settings of the defaults plus `overlay`, with an API key.
 fn settings_with(overlay: &str) -> Result<Settings, crate::settings::SettingsError> {
-    let env = [("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+    let env = [(
+        "SIGNGATE__AUTH__API_KEY".to_owned(),
+        "test-api-key-0123456789".to_owned(),
+    )];
     Settings::from_sources(None, Some(overlay), env.into_iter().collect())
 }
 

@@ -119,7 +119,7 @@ async fn a_background_call_never_takes_a_permit_ahead_of_a_queued_interactive_on
 
 fn zapsign_settings() -> VendorSettings {
     let vars = [
-        ("SIGNGATE__AUTH__API_KEY", "k"),
+        ("SIGNGATE__AUTH__API_KEY", "test-api-key-0123456789"),
         ("SIGNGATE__VENDORS__ZAPSIGN__API_TOKEN", "t"),
     ];
     let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));

@@ -114,7 +114,10 @@ mod tests {
     use crate::settings::{Settings, SettingsError};
 
     fn settings_with(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let mut env = vec![("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())];
+        let mut env = vec![(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )];
         env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         Settings::from_sources(None, None, env.into_iter().collect())
     }
@@ -143,9 +146,14 @@ mod tests {
     }
 
     #[test]
-    fn without_a_key_yousign_is_configured_but_not_callable_and_has_no_limit() {
+    fn with_an_empty_table_yousign_is_on_but_not_callable_and_has_no_limit() {
         // Arrange, act
-        let settings = settings_with(&[]).expect("the defaults are valid");
+        let env = [(
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        )];
+        let settings = Settings::from_sources(None, Some("[vendors.yousign]\n"), env.into())
+            .expect("the defaults are valid");
 
         // Assert
         let vendor = &settings.vendors["yousign"];

@@ -27,7 +27,10 @@ const REFRESH_TOKEN: &str = "refresh-token-0001";
 /// Settings of the defaults, an `adobesign` table with these
 /// `SIGNGATE__VENDORS__ADOBESIGN__*` values (credentials unless overridden).
 fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-    let mut env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())]);
+    let mut env = HashMap::from([(
+        "SIGNGATE__AUTH__API_KEY".to_owned(),
+        "test-api-key-0123456789".to_owned(),
+    )]);
     let defaults = [
         ("kind", "adobesign"),
         ("client_id", CLIENT_ID),
@@ -664,7 +667,10 @@ async fn every_conformance_scenario_passes_through_the_runner() {
 #[test]
 fn the_kind_is_off_until_configured_and_then_routes_agreement_ids() {
     let id = CONFORMANCE.document();
-    let env = HashMap::from([("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned())]);
+    let env = HashMap::from([(
+        "SIGNGATE__AUTH__API_KEY".to_owned(),
+        "test-api-key-0123456789".to_owned(),
+    )]);
     let bare = Settings::from_sources(None, None, env).expect("valid");
     assert!(!bare.vendors.contains_key("adobesign"));
     assert!(!bare.routing.rules.iter().any(|r| r.pattern.is_match(id)));

@@ -262,7 +262,10 @@ async fn a_rate_limit_fault_answers_a_json_api_429_and_changes_nothing() {
 /// signgate's adapter, configured with the simulator's own credentials.
 fn adapter_for(t: &TestSim) -> Arc<dyn Vendor> {
     let mut env = vec![
-        ("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned()),
+        (
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        ),
         (
             "SIGNGATE__VENDORS__CLICKSIGN__BASE_URL".to_owned(),
             SIM.base_url(t.addr),

@@ -36,7 +36,10 @@ fn envelope_path(account: &str) -> String {
 /// `SIGNGATE__VENDORS__DOCUSIGN__*` values.
 fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
     let mut env = HashMap::from([
-        ("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned()),
+        (
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        ),
         (
             "SIGNGATE__VENDORS__DOCUSIGN__KIND".to_owned(),
             "docusign".to_owned(),

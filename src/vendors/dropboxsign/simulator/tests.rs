@@ -323,7 +323,10 @@ async fn a_rate_limit_fault_answers_exceeded_rate_and_queues_nothing() {
 /// signgate's adapter, configured with the simulator's own credentials.
 fn adapter_for(t: &TestSim) -> Arc<dyn Vendor> {
     let mut env = vec![
-        ("SIGNGATE__AUTH__API_KEY".to_owned(), "k".to_owned()),
+        (
+            "SIGNGATE__AUTH__API_KEY".to_owned(),
+            "test-api-key-0123456789".to_owned(),
+        ),
         (
             "SIGNGATE__VENDORS__DROPBOXSIGN__BASE_URL".to_owned(),
             SIM.base_url(t.addr),
