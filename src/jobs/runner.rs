@@ -177,12 +177,17 @@ impl Lane {
         // later (a panic, or the process killed) leaves only its own documents unwritten. The
         // write is part of the group's own future: awaiting it outside the stream would stop
         // polling the other groups, which may hold a store connection the write waits for.
+        // The writes take turns: two at once could each see the other's rows still pending
+        // and neither would end the job.
+        let turn = tokio::sync::Mutex::new(());
+        let turn = &turn;
         let mut runs: futures::stream::FuturesUnordered<_> = groups
             .into_iter()
             .map(|docs| async move {
                 let outcomes = std::panic::AssertUnwindSafe(self.run_job_slice(docs))
                     .catch_unwind()
                     .await?;
+                let _turn = turn.lock().await;
                 Ok::<_, Box<dyn std::any::Any + Send>>(self.write_slice(outcomes, now).await)
             })
             .collect();
