@@ -187,7 +187,10 @@ impl Policy {
             }
             round += 1;
             let wait = wait.map_or(Duration::ZERO, |asked| asked.max(backoff(round)));
-            if !retry.is_empty() && Instant::now() + wait >= details.ctx.deadline {
+            // A wait past the deadline (or past what the clock can hold) is not waited: the
+            // documents fail with the last error, which carries the vendor's (capped) wait.
+            let after_wait = Instant::now().checked_add(wait);
+            if !retry.is_empty() && after_wait.is_none_or(|at| at >= details.ctx.deadline) {
                 retry.drain(..).for_each(|i| docs[i].settle_last_error());
             }
             if !retry.is_empty() {
@@ -531,6 +534,26 @@ mod tests {
         assert_eq!(settled.outcome.error_code(), Some(ErrorCode::VendorTimeout));
         assert!(settled.unknown);
         assert_eq!(vendor.asked(), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_beyond_the_clock_is_not_waited_and_fails_retryable_with_the_wait() {
+        let limited = UpstreamError::RateLimited {
+            retry_after: Some(Duration::MAX),
+        };
+        let vendor = Arc::new(Scripted::new(true, vec![Err(limited)], vec![]));
+
+        let settled = run(&vendor, Start::Fresh).await;
+
+        assert_eq!(
+            settled.outcome.error_code(),
+            Some(ErrorCode::VendorRateLimited)
+        );
+        assert!(settled
+            .outcome
+            .error_code()
+            .is_some_and(ErrorCode::retryable));
+        assert_eq!(vendor.asked(), (1, 0), "never sent again");
     }
 
     #[tokio::test(start_paused = true)]

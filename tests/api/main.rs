@@ -30,6 +30,7 @@ mod d4sign;
 mod discovery;
 mod durability;
 mod helpers;
+mod hostile_vendors;
 mod http_errors;
 mod job_crashes;
 mod jobs;

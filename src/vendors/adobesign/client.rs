@@ -217,7 +217,7 @@ impl Received {
             self.error
                 .as_ref()
                 .and_then(|e| e.retry_after)
-                .map(Duration::from_secs)
+                .map(http::wait_secs)
         })
     }
 }

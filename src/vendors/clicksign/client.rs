@@ -6,7 +6,7 @@
 //! <https://developers.clicksign.com/docs/limite-de-requisicoes>.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -235,8 +235,7 @@ fn reset_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    let at = UNIX_EPOCH + Duration::from_secs(reset);
-    Some(at.duration_since(now).unwrap_or_default())
+    Some(http::wait_until_unix(reset, now))
 }
 
 // ---- wire types ------------------------------------------------------------------------------

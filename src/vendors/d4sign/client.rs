@@ -52,7 +52,7 @@ impl D4Sign {
     /// Builds the client; the settings have both credentials (`has_credentials`).
     pub fn new(settings: &VendorSettings, d4sign: &D4SignSettings) -> Self {
         Self {
-            client: client(settings),
+            client: http::client(settings),
             base_url: settings.base_url.trim_end_matches('/').to_owned(),
             token_api: d4sign.token_api.clone().unwrap_or_default(),
             crypt_key: d4sign.crypt_key.clone().unwrap_or_default(),
@@ -93,21 +93,6 @@ impl D4Sign {
             self.secrets(),
         )
     }
-}
-
-/// The shared client settings (timeouts, `User-Agent`, pool), but never following a
-/// redirect: a `3xx` is not D4Sign's answer, and following it would re-send the call
-/// (credentials included, when the `Location` repeats the query, as an http-to-https redirect
-/// does) to an address nobody configured, a `POST` turned into a `GET` on a `302`.
-fn client(settings: &VendorSettings) -> Client {
-    Client::builder()
-        .user_agent(http::USER_AGENT)
-        .connect_timeout(settings.connect_timeout())
-        .timeout(settings.timeout())
-        .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("the HTTP client cannot be built: {e}"))
 }
 
 // ---- trait impl ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! <https://developers.hellosign.com/api/reference/operation/signatureRequestGet/>.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use reqwest::{Client, RequestBuilder};
@@ -273,9 +273,7 @@ impl SignatureRequest {
     /// Complete is signed; declined or past `expires_at` is closed; anything else (an error
     /// included) is still in progress.
     fn state(&self, now: SystemTime) -> DocState {
-        let expired = self
-            .expires_at
-            .is_some_and(|at| UNIX_EPOCH + Duration::from_secs(at) <= now);
+        let expired = self.expires_at.is_some_and(|at| http::unix_passed(at, now));
         if self.is_complete {
             DocState::Signed
         } else if self.is_declined || expired {
@@ -294,6 +292,7 @@ mod tests {
     use bytes::Bytes;
     use reqwest::StatusCode;
     use serde_json::json;
+    use std::time::UNIX_EPOCH;
 
     fn answer(status: u16, body: &str) -> RawAnswer {
         RawAnswer {

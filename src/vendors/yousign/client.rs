@@ -101,7 +101,7 @@ fn reset_in(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    Some(Duration::from_secs(seconds))
+    Some(http::wait_secs(seconds))
 }
 
 // ---- trait impl ------------------------------------------------------------------------------

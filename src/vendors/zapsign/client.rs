@@ -272,4 +272,75 @@ mod tests {
         assert_eq!(code_of(402, "{}"), Some(ErrorCode::VendorAuthFailed));
         assert_eq!(code_of(200, r#"{"message":"Documento recusado"}"#), None);
     }
+
+    mod properties {
+        //! Arbitrary statuses and bodies: never a panic, always a defined outcome, the
+        //! status first.
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Garbage, or a JSON object with ZapSign's error fields and states.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let field = prop_oneof![
+                Just("code"),
+                Just("error"),
+                Just("detail"),
+                Just("message"),
+                Just("status")
+            ];
+            let text = prop_oneof![
+                Just("document_already_refused".to_owned()),
+                Just("document_already_signed".to_owned()),
+                Just("refuse_not_allowed".to_owned()),
+                Just("pending".to_owned()),
+                Just("signed".to_owned()),
+                Just("refused".to_owned()),
+                any::<String>(),
+            ];
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..64),
+                proptest::collection::vec((field, text), 0..4).prop_map(|pairs| {
+                    let map: serde_json::Map<String, Value> = pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                        .collect();
+                    serde_json::to_vec(&map).unwrap_or_default()
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_cancel_answer_has_a_defined_outcome(status in 100u16..=999, body in body()) {
+                let answer = RawAnswer {
+                    status: StatusCode::from_u16(status).expect("a status"),
+                    retry_after: None,
+                    body: Bytes::from(body),
+                };
+                match (status, classify(&answer)) {
+                    (200..=299, Ok(reply)) => prop_assert_eq!(reply.outcome, Outcome::Cancelled),
+                    (300..=399, reply) => {
+                        prop_assert_eq!(reply, Err(UpstreamError::BadResponse { status }));
+                    }
+                    (_, Ok(reply)) => prop_assert_eq!(reply.http_status, status),
+                    (_, Err(error)) => prop_assert_eq!(error.http_status(), Some(status)),
+                }
+            }
+
+            #[test]
+            fn any_status_answer_is_a_state_or_an_error(status in 100u16..=999, body in body()) {
+                let answer = RawAnswer {
+                    status: StatusCode::from_u16(status).expect("a status"),
+                    retry_after: None,
+                    body: Bytes::from(body),
+                };
+                let read = classify_status(&answer);
+                if (300..=399).contains(&status) {
+                    prop_assert_eq!(read, Err(UpstreamError::BadResponse { status }));
+                } else if let Err(error) = read {
+                    prop_assert_eq!(error.http_status(), Some(status));
+                }
+            }
+        }
+    }
 }

@@ -696,3 +696,65 @@ fn printed_settings_and_clients_hide_the_secrets() {
     assert!(!printed.contains(CLIENT_SECRET), "{printed}");
     assert!(!printed.contains(REFRESH_TOKEN), "{printed}");
 }
+
+#[tokio::test]
+async fn a_refresh_answered_307_is_not_followed_so_the_secrets_go_nowhere_else() {
+    // Arrange
+    let server = MockServer::start().await;
+    let collector = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(token_answer("stolen", 3600))
+        .mount(&collector)
+        .await;
+    let elsewhere = format!("{}/collect-token-form", collector.uri());
+    refresh_mock(ResponseTemplate::new(307).insert_header("Location", elsewhere.as_str()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    cancel_mock(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    // Act
+    let reply = cancel_one(at(&server).as_ref()).await;
+
+    // Assert
+    let error = reply.expect_err("a redirect is no token");
+    assert_eq!(error.code(), ErrorCode::VendorBadResponse, "{error:?}");
+    let reached = collector.received_requests().await.expect("recording");
+    assert!(reached.is_empty(), "the refresh was re-sent: {reached:?}");
+}
+
+#[tokio::test]
+async fn an_absurd_expires_in_or_retry_after_is_capped_without_a_panic() {
+    // Arrange
+    let server = MockServer::start().await;
+    refresh_mock(token_answer("forever", u64::MAX))
+        .expect(1)
+        .mount(&server)
+        .await;
+    cancel_mock(ResponseTemplate::new(429).set_body_json(json!({
+        "code": "THROTTLING_TOO_MANY_REQUESTS", "message": "wait", "retryAfter": u64::MAX,
+    })))
+    .expect(2)
+    .mount(&server)
+    .await;
+    let vendor = at(&server);
+
+    // Act
+    let replies = [
+        cancel_one(vendor.as_ref()).await,
+        cancel_one(vendor.as_ref()).await,
+    ];
+
+    // Assert: one refresh for both calls; the wait is an hour at most.
+    for reply in replies {
+        assert_eq!(
+            reply,
+            Err(UpstreamError::RateLimited {
+                retry_after: Some(http::MAX_VENDOR_WAIT)
+            })
+        );
+    }
+}

@@ -81,14 +81,13 @@ impl Tokens {
         let fresh = self
             .refresh(client, &state.refresh_token, request_id)
             .await?;
-        let margin = RENEW_MARGIN.min(fresh.expires_in / 2);
         if let Some(rotated) = fresh.refresh_token {
             tracing::info!("Acrobat Sign sent a new refresh token; using it from now on.");
             state.refresh_token = rotated;
         }
         state.cached = Some(Cached {
             token: fresh.access_token.clone(),
-            renew_at: Instant::now() + fresh.expires_in.saturating_sub(margin),
+            renew_at: http::renew_at(Instant::now(), fresh.expires_in, RENEW_MARGIN),
         });
         Ok(fresh.access_token)
     }
@@ -161,7 +160,7 @@ fn read_token(answer: &RawAnswer) -> Result<Fresh, AuthError> {
                 .map_err(|_| AuthError::Upstream(UpstreamError::BadResponse { status }))?;
             Ok(Fresh {
                 access_token: SecretString::from(body.access_token),
-                expires_in: Duration::from_secs(body.expires_in),
+                expires_in: http::token_lifetime(body.expires_in),
                 refresh_token: body
                     .refresh_token
                     .filter(|t| !t.is_empty())

@@ -158,6 +158,11 @@ fn the_reset_header_is_read_with_clicksigns_spelling_only() {
     assert_eq!(reset_wait(&headers, now), Some(Duration::from_secs(30)));
     headers.insert("X-Rate-Limit-Reset", HeaderValue::from_static("900"));
     assert_eq!(reset_wait(&headers, now), Some(Duration::ZERO));
+    headers.insert(
+        "X-Rate-Limit-Reset",
+        HeaderValue::from_static("18446744073709551615"),
+    );
+    assert_eq!(reset_wait(&headers, now), Some(http::MAX_VENDOR_WAIT));
 }
 
 #[test]

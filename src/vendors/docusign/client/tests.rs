@@ -707,3 +707,29 @@ fn a_printed_client_hides_its_token() {
     let discovering = adapter(&[("access_token", "t")]);
     assert!(format!("{discovering:?}").contains("base_url: None"));
 }
+
+#[tokio::test]
+async fn an_absurd_expires_in_is_a_day_and_the_token_is_reused_without_a_panic() {
+    // Arrange
+    let server = MockServer::start().await;
+    token_mock(token_answer("forever", u64::MAX))
+        .expect(1)
+        .mount(&server)
+        .await;
+    rest("PUT", ACCOUNT)
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let vendor = jwt_adapter(&server);
+
+    // Act
+    let replies = [
+        cancel_one(vendor.as_ref()).await,
+        cancel_one(vendor.as_ref()).await,
+    ];
+
+    // Assert: both voided with the one token (`.expect(1)` on drop).
+    for reply in &replies {
+        assert_eq!(code(reply), None, "{reply:?}");
+    }
+}

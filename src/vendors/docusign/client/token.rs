@@ -127,10 +127,9 @@ impl Tokens {
             return Ok(cached.token.clone());
         }
         let (token, expires_in) = grant.fetch(client, request_id).await?;
-        let margin = RENEW_MARGIN.min(expires_in / 2);
         *cache = Some(Cached {
             token: token.clone(),
-            renew_at: Instant::now() + expires_in.saturating_sub(margin),
+            renew_at: http::renew_at(Instant::now(), expires_in, RENEW_MARGIN),
         });
         Ok(token)
     }
@@ -213,7 +212,7 @@ fn read_token(answer: &RawAnswer) -> Result<(SecretString, Duration), AuthError>
                 .map_err(|_| AuthError::Upstream(UpstreamError::BadResponse { status }))?;
             Ok((
                 SecretString::from(body.access_token),
-                Duration::from_secs(body.expires_in),
+                http::token_lifetime(body.expires_in),
             ))
         }
         400 | 401 | 403 => {
