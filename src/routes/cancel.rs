@@ -2,7 +2,8 @@
 //! place in the shared pipeline (`pipeline.rs`), and its answer: the Auco-style summary plus
 //! one result per document.
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -11,7 +12,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Extension, Router};
+use serde::de::{self, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::cancellation::CancelCommand;
@@ -50,87 +53,172 @@ async fn cancel(
 
 // ---- request -------------------------------------------------------------------------------
 
-/// Parses the body as a JSON object.
-pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::InvalidJson(format!("The body is not valid JSON: {e}.")))?;
-    if !value.is_object() {
-        return Err(ApiError::InvalidJson(
-            "The body must be a JSON object.".into(),
-        ));
-    }
-    Ok(value)
+/// A cancel body, validated: the command, and the body's fields as sent (each one small once
+/// validated), for the idempotency fingerprint and the fields only one endpoint has.
+#[derive(Debug)]
+pub struct ParsedBody {
+    /// What to do.
+    pub command: CancelCommand,
+    /// Every field of the body, as JSON values.
+    pub fields: Map<String, Value>,
 }
 
-/// Validates a cancel body that may hold `allowed` fields; every message names the field (and
-/// index) at fault.
-pub fn parse_command(
-    body: &Value,
+/// Parses and validates a cancel body that may hold `allowed` fields; every message names the
+/// field (and index) at fault.
+///
+/// The body is never turned into one generic JSON value first: its top level is read field by
+/// field (an unknown field stops the parse at once), each field is kept as raw text and checked
+/// against its own type, and no more than `max_documents` codes are ever copied. A body near
+/// the size limit therefore costs about its own size in memory, whatever its shape.
+pub fn parse_body(
+    body: &[u8],
     allowed: &[&str],
     max_documents: usize,
-) -> Result<CancelCommand, ApiError> {
-    let Value::Object(fields) = body else {
-        return Err(ApiError::InvalidJson(
-            "The body must be a JSON object.".into(),
-        ));
-    };
-    if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(invalid(format!(
-            "{unknown}: unknown field; expected {}",
-            allowed.join(", ")
-        )));
-    }
-    Ok(CancelCommand {
-        codes: parse_codes(fields, max_documents)?,
-        message: parse_message(fields)?,
-        email: parse_email(fields)?,
-        notify_signers: match fields.get("notify_signers") {
+) -> Result<ParsedBody, ApiError> {
+    let raw = raw_fields(body, allowed)?;
+    let codes = parse_codes(raw.get("codes").copied(), max_documents)?;
+    let command = CancelCommand {
+        codes,
+        message: parse_message(raw.get("message").copied())?,
+        email: parse_email(raw.get("email").copied())?,
+        notify_signers: match raw.get("notify_signers") {
             None => true,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(invalid("notify_signers: must be true or false")),
+            Some(raw) => serde_json::from_str::<bool>(raw.get())
+                .map_err(|_| invalid("notify_signers: must be true or false"))?,
         },
+    };
+    // Every field passed its check above, or is one the caller checks (a string or null at
+    // most, such as `callback_url`); turning it into a value is cheap now.
+    let mut fields = Map::new();
+    for (name, raw) in raw {
+        let value = serde_json::from_str(raw.get()).map_err(|_| ApiError::Internal)?;
+        fields.insert(name, value);
+    }
+    Ok(ParsedBody { command, fields })
+}
+
+/// The body's top-level fields as raw JSON text, in a map (a repeated field: the last one).
+fn raw_fields<'a>(
+    body: &'a [u8],
+    allowed: &[&str],
+) -> Result<BTreeMap<String, &'a RawValue>, ApiError> {
+    let unknown = Cell::new(None);
+    let mut parser = serde_json::Deserializer::from_slice(body);
+    let parsed = parser
+        .deserialize_any(TopLevel {
+            allowed,
+            unknown: &unknown,
+        })
+        .and_then(|fields| parser.end().map(|()| fields));
+    parsed.map_err(|e| match unknown.take() {
+        Some(field) => invalid(format!(
+            "{field}: unknown field; expected {}",
+            allowed.join(", ")
+        )),
+        None if e.classify() == serde_json::error::Category::Data => {
+            ApiError::InvalidJson("The body must be a JSON object.".into())
+        }
+        None => ApiError::InvalidJson(format!("The body is not valid JSON: {e}.")),
     })
 }
 
-fn parse_codes(fields: &Map<String, Value>, max: usize) -> Result<Vec<DocumentCode>, ApiError> {
-    let items = match fields.get("codes") {
-        None => return Err(invalid("codes: is required")),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(invalid("codes: must be an array of strings")),
-    };
-    if items.is_empty() {
+/// Reads a top-level object; anything else is refused before it is read further.
+struct TopLevel<'s> {
+    allowed: &'s [&'s str],
+    /// Set to the first field that is not allowed.
+    unknown: &'s Cell<Option<String>>,
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = BTreeMap<String, &'de RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = BTreeMap::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !self.allowed.contains(&name.as_str()) {
+                self.unknown.set(Some(name));
+                return Err(de::Error::custom("unknown field"));
+            }
+            fields.insert(name, map.next_value::<&RawValue>()?);
+        }
+        Ok(fields)
+    }
+}
+
+/// A `codes` array read without copying: at most `max` items kept (as raw text), the rest
+/// only counted.
+struct Codes {
+    max: usize,
+}
+
+impl<'de> Visitor<'de> for Codes {
+    type Value = (Vec<&'de RawValue>, usize);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut kept = Vec::new();
+        let mut total = 0usize;
+        loop {
+            let more = if kept.len() < self.max {
+                seq.next_element::<&RawValue>()?.map(|item| kept.push(item))
+            } else {
+                seq.next_element::<de::IgnoredAny>()?.map(drop)
+            };
+            if more.is_none() {
+                return Ok((kept, total));
+            }
+            total = total.saturating_add(1);
+        }
+    }
+}
+
+fn parse_codes(raw: Option<&RawValue>, max: usize) -> Result<Vec<DocumentCode>, ApiError> {
+    let raw = raw.ok_or_else(|| invalid("codes: is required"))?;
+    let (items, total) = serde_json::Deserializer::from_str(raw.get())
+        .deserialize_seq(Codes { max })
+        .map_err(|_| invalid("codes: must be an array of strings"))?;
+    if total == 0 {
         return Err(invalid("codes: must hold at least one code"));
     }
-    if items.len() > max {
+    if total > max {
         return Err(ApiError::TooManyDocuments(format!(
-            "codes: at most {max} codes per request, got {}",
-            items.len()
+            "codes: at most {max} codes per request, got {total}"
         )));
     }
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
     let mut codes = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let Value::String(raw) = item else {
-            return Err(invalid(format!("codes[{i}]: must be a string")));
-        };
-        let code = DocumentCode::parse(raw)
+        let raw: String = serde_json::from_str(item.get())
+            .map_err(|_| invalid(format!("codes[{i}]: must be a string")))?;
+        let code = DocumentCode::parse(&raw)
             .map_err(|problem| invalid(format!("codes[{i}]: {problem}")))?;
-        if let Some(first) = seen.insert(raw, i) {
+        if let Some(first) = seen.get(&raw) {
             return Err(ApiError::DuplicateCode(format!(
                 "codes[{i}]: `{raw}` already appears at codes[{first}]"
             )));
         }
+        seen.insert(raw, i);
         codes.push(code);
     }
     Ok(codes)
 }
 
-fn parse_message(fields: &Map<String, Value>) -> Result<String, ApiError> {
-    let message = match fields.get("message") {
-        None => return Err(invalid("message: is required")),
-        Some(Value::String(s)) => s.trim(),
-        Some(_) => return Err(invalid("message: must be a string")),
-    };
+/// A field that must be a string, or the message `<name>: must be a string`.
+fn string_field(raw: Option<&RawValue>, name: &str) -> Result<String, ApiError> {
+    let raw = raw.ok_or_else(|| invalid(format!("{name}: is required")))?;
+    serde_json::from_str(raw.get()).map_err(|_| invalid(format!("{name}: must be a string")))
+}
+
+fn parse_message(raw: Option<&RawValue>) -> Result<String, ApiError> {
+    let message = string_field(raw, "message")?;
+    let message = message.trim();
     if message.is_empty() {
         return Err(invalid("message: must not be empty"));
     }
@@ -140,19 +228,15 @@ fn parse_message(fields: &Map<String, Value>) -> Result<String, ApiError> {
     Ok(message.to_owned())
 }
 
-fn parse_email(fields: &Map<String, Value>) -> Result<String, ApiError> {
-    let email = match fields.get("email") {
-        None => return Err(invalid("email: is required")),
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(invalid("email: must be a string")),
-    };
+fn parse_email(raw: Option<&RawValue>) -> Result<String, ApiError> {
+    let email = string_field(raw, "email")?;
     if email.chars().count() > MAX_EMAIL_CHARS {
         return Err(invalid("email: must be at most 254 characters"));
     }
-    if !email_address::EmailAddress::is_valid(email) {
+    if !email_address::EmailAddress::is_valid(&email) {
         return Err(invalid("email: is not a valid email address"));
     }
-    Ok(email.clone())
+    Ok(email)
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -247,7 +331,7 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<CancelCommand, ApiError> {
-        parse_command(&parse_json(body.as_bytes())?, &FIELDS, 3)
+        parse_body(body.as_bytes(), &FIELDS, 3).map(|parsed| parsed.command)
     }
 
     fn error_of(body: &str) -> ApiError {
@@ -267,6 +351,37 @@ mod tests {
     fn bodies_that_are_not_json_objects_are_invalid_json() {
         assert_eq!(error_of("{").code(), "invalid_json");
         assert_eq!(error_of("[1]").code(), "invalid_json");
+        assert_eq!(error_of(r#"{"codes":["A"]} x"#).code(), "invalid_json");
+        let error = error_of(r#"{"codes":["A"],"message":"m","email":"a@b.co""#);
+        assert!(
+            error.to_string().starts_with("The body is not valid JSON"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_fields_are_kept_as_sent_for_the_fingerprint() {
+        let parsed = parse_body(VALID.as_bytes(), &FIELDS, 3).expect("valid");
+        let as_a_value: Value = serde_json::from_str(VALID).expect("json");
+        assert_eq!(Value::Object(parsed.fields), as_a_value);
+    }
+
+    #[test]
+    fn a_huge_body_is_refused_without_reading_it_into_values() {
+        // An unknown field stops the parse at its name; codes past the limit are only counted.
+        let keys: Vec<String> = (0..100_000).map(|i| format!(r#""k{i}":0"#)).collect();
+        let many_keys = format!("{{{}}}", keys.join(","));
+        assert!(error_of(&many_keys)
+            .to_string()
+            .starts_with("k0: unknown field"));
+        let codes: Vec<String> = (0..100_000).map(|i| format!(r#""C{i}""#)).collect();
+        let many_codes = format!(
+            r#"{{"codes":[{}],"message":"m","email":"a@b.co"}}"#,
+            codes.join(",")
+        );
+        let error = error_of(&many_codes);
+        assert_eq!(error.code(), "too_many_documents");
+        assert!(error.to_string().ends_with("got 100000"), "{error}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::jobs::view::{self, JobView};
 use crate::middleware::RequestId;
-use crate::routes::cancel::{parse_command, parse_json, ErrorDto};
+use crate::routes::cancel::{parse_body, ErrorDto, ParsedBody};
 use crate::routes::cancellations::form_urlencoded;
 use crate::routes::pipeline::is_json;
 use crate::state::AppState;
@@ -59,9 +59,9 @@ async fn create(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(jobs.max_body_bytes),
         _ => ApiError::InvalidRequest("The body could not be read.".into()),
     })?;
-    let value = parse_json(&body)?;
-    let command = parse_command(&value, &FIELDS, jobs.max_documents)?;
-    let callback_url = match value.get("callback_url") {
+    let ParsedBody { command, fields } = parse_body(&body, &FIELDS, jobs.max_documents)?;
+    drop(body);
+    let callback_url = match fields.get("callback_url") {
         None | Some(Value::Null) => None,
         Some(Value::String(url)) => Some(
             crate::jobs::callback::check_url(url, &jobs.callback_hosts)
@@ -77,7 +77,7 @@ async fn create(
     let key = IdempotencyKey::from_headers(&headers)?;
     // Time-ordered, as an attempt id (`pipeline::cancel`): the job's audit rows carry it.
     let id = uuid::Uuid::now_v7().to_string();
-    let fingerprinted = json!({ "endpoint": "jobs", "body": value });
+    let fingerprinted = json!({ "endpoint": "jobs", "body": fields });
     let lease =
         match idempotency::claim(&state.store, &state.settings, key, &fingerprinted, &id).await? {
             Claim::Replay(stored) => {

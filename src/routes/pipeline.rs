@@ -6,13 +6,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::audit::RequestMeta;
 use crate::cancellation;
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, IdempotencyKey};
-use crate::routes::cancel::{parse_command, parse_json, CancelResponse};
+use crate::routes::cancel::{parse_body, CancelResponse, ParsedBody};
 use crate::state::AppState;
 use crate::store::Timestamp;
 
@@ -47,8 +47,10 @@ pub async fn cancel(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(max_body),
         _ => ApiError::InvalidRequest("The body could not be read.".into()),
     })?;
-    let value = parse_json(&body)?;
-    let command = parse_command(&value, endpoint.fields, state.settings.server.max_documents)?;
+    let ParsedBody { command, fields } =
+        parse_body(&body, endpoint.fields, state.settings.server.max_documents)?;
+    drop(body);
+    let value = Value::Object(fields);
     let key = IdempotencyKey::from_headers(headers)?;
     let meta = RequestMeta {
         // Time-ordered (UUIDv7): the audit table's primary key `(attempt_id, position)` then
