@@ -39,6 +39,9 @@ pub enum ApiError {
     /// The body is larger than `server.max_body_bytes`.
     #[error("The body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
+    /// The body did not arrive within `server.body_read_timeout_ms`.
+    #[error("The request body did not arrive in time (server.body_read_timeout_ms).")]
+    BodyTimeout,
     /// Not `application/json`.
     #[error("The body must be sent as Content-Type: application/json.")]
     UnsupportedMediaType,
@@ -76,6 +79,7 @@ impl ApiError {
             Self::NotFound | Self::JobNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -96,6 +100,7 @@ impl ApiError {
             Self::NotFound | Self::JobNotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyKeyInUse => "idempotency_key_in_use",
+            Self::BodyTimeout => "body_timeout",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -110,11 +115,14 @@ impl ApiError {
         match status.as_u16() {
             404 => Self::NotFound,
             405 => Self::MethodNotAllowed,
+            408 => Self::BodyTimeout,
             413 => Self::PayloadTooLarge(0),
             415 => Self::UnsupportedMediaType,
             400 => Self::InvalidRequest("The request could not be read.".into()),
             503 => Self::unavailable("The service is overloaded; retry later."),
-            0..=399 | 401..=403 | 406..=412 | 414 | 416..=502 | 504..=u16::MAX => Self::Internal,
+            0..=399 | 401..=403 | 406 | 407 | 409..=412 | 414 | 416..=502 | 504..=u16::MAX => {
+                Self::Internal
+            }
         }
     }
 

@@ -17,6 +17,10 @@ use crate::vendors::KINDS;
 /// The compiled-in defaults of everything but the vendors (each kind has its own), no secrets.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// The bounds of `server.max_header_bytes`: hyper's smallest read buffer, and 1 MiB.
+const MIN_HEADER_BYTES: usize = 8192;
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
 /// Everything configurable, as loaded and validated.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +70,15 @@ pub struct ServerSettings {
     pub idle_timeout_ms: u64,
     /// Most open client connections; beyond it new ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Largest request head (request line and headers); beyond it, `431` and the connection
+    /// closes. hyper's read buffer, so at least 8192.
+    pub max_header_bytes: usize,
+    /// Most time a request body may take to arrive once signgate starts reading it; beyond
+    /// it, `408` and the connection closes.
+    pub body_read_timeout_ms: u64,
+    /// Most request-body bytes held at once across all requests, from reading to the answer;
+    /// a body beyond waits (unread, in the kernel) for room.
+    pub max_buffered_body_bytes: usize,
     /// The wait before a panicked background task is started again (src/supervisor.rs).
     pub task_restart_backoff_ms: u64,
     /// The cap of that wait, doubled per consecutive panic.
@@ -106,6 +119,11 @@ impl ServerSettings {
     /// How long a connection may sit with no request and no bytes.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// How long a request body may take to arrive.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
     }
 }
 
@@ -553,6 +571,25 @@ impl Settings {
         positive("server.header_read_timeout_ms", s.header_read_timeout_ms)?;
         positive("server.idle_timeout_ms", s.idle_timeout_ms)?;
         positive("server.max_connections", s.max_connections as u64)?;
+        positive("server.body_read_timeout_ms", s.body_read_timeout_ms)?;
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&s.max_header_bytes) {
+            return Err(SettingsError::at(
+                "server.max_header_bytes",
+                format!("must be between {MIN_HEADER_BYTES} and {MAX_HEADER_BYTES}"),
+            ));
+        }
+        let largest_body = s.max_body_bytes.max(self.jobs.max_body_bytes);
+        if s.max_buffered_body_bytes < largest_body
+            || u32::try_from(s.max_buffered_body_bytes).is_err()
+        {
+            return Err(SettingsError::at(
+                "server.max_buffered_body_bytes",
+                format!(
+                    "must be at least the largest body allowed ({largest_body}, \
+                     server.max_body_bytes or jobs.max_body_bytes) and below 4 GiB"
+                ),
+            ));
+        }
         if s.rate_limit().is_some_and(|(_, burst)| burst == 0) {
             return Err(SettingsError::at(
                 "server.rate_limit_burst",
@@ -1125,6 +1162,9 @@ vendors = ["auco"]"#,
             "header_read_timeout_ms",
             "idle_timeout_ms",
             "max_connections",
+            "body_read_timeout_ms",
+            "max_header_bytes",
+            "max_buffered_body_bytes",
         ] {
             let mut vars = with_key();
             vars.insert(

@@ -102,7 +102,12 @@ impl Application {
             crate::retention::spawn(&supervisor, Arc::clone(&store), &self.state.settings.store);
         let jobs = crate::jobs::runner::spawn(&self.state);
         let slice_deadline = self.state.settings.server.request_timeout();
-        let limits = crate::server::Limits::from_settings(&self.state.settings.server);
+        let settings = &self.state.settings;
+        let largest_body = settings
+            .server
+            .max_body_bytes
+            .max(settings.jobs.max_body_bytes);
+        let limits = crate::server::Limits::from_settings(&settings.server, largest_body);
         let server = crate::server::serve(self.listener, app(self.state), limits, signal);
         let grace_over = async move {
             match drain_started.await {

@@ -19,7 +19,7 @@ use crate::jobs::view::{self, JobView};
 use crate::middleware::RequestId;
 use crate::routes::cancel::{parse_body, ErrorDto, ParsedBody};
 use crate::routes::cancellations::form_urlencoded;
-use crate::routes::pipeline::is_json;
+use crate::routes::pipeline::{is_json, unread_body};
 use crate::state::AppState;
 use crate::store::{AuditRow, Completion, NewJob, RowStatus, Timestamp};
 
@@ -55,10 +55,7 @@ async fn create(
         return Err(ApiError::UnsupportedMediaType);
     }
     let jobs = &state.settings.jobs;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(jobs.max_body_bytes),
-        _ => ApiError::InvalidRequest("The body could not be read.".into()),
-    })?;
+    let body = body.map_err(|e| unread_body(&e, jobs.max_body_bytes))?;
     let ParsedBody { command, fields } = parse_body(&body, &FIELDS, jobs.max_documents)?;
     drop(body);
     let callback_url = match fields.get("callback_url") {

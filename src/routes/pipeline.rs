@@ -42,11 +42,7 @@ pub async fn cancel(
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let max_body = state.settings.server.max_body_bytes;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(max_body),
-        _ => ApiError::InvalidRequest("The body could not be read.".into()),
-    })?;
+    let body = body.map_err(|e| unread_body(&e, state.settings.server.max_body_bytes))?;
     let ParsedBody { command, fields } =
         parse_body(&body, endpoint.fields, state.settings.server.max_documents)?;
     drop(body);
@@ -91,6 +87,17 @@ pub async fn cancel(
         ApiError::Internal
     })??;
     Ok(json_response((endpoint.project)(stored)?, false))
+}
+
+/// Why a body of at most `max_body` bytes could not be read.
+pub fn unread_body(rejection: &BytesRejection, max_body: usize) -> ApiError {
+    if crate::server::is_body_timeout(rejection) {
+        return ApiError::BodyTimeout;
+    }
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(max_body),
+        _ => ApiError::InvalidRequest("The body could not be read.".into()),
+    }
 }
 
 /// The answer as stored, unchanged (`POST /documents/cancel`).

@@ -202,3 +202,157 @@ async fn beyond_max_connections_a_new_connection_waits_while_open_ones_are_serve
     assert!(late.starts_with("HTTP/1.1 200"), "{late}");
     assert_eq!(code, Some(0), "{output}");
 }
+
+/// A request head of `LIVEZ` with `headers` extra headers of `value_bytes` bytes each.
+fn head_with(headers: usize, value_bytes: usize) -> Vec<u8> {
+    let mut head = b"GET /livez HTTP/1.1\r\nHost: signgate\r\n".to_vec();
+    for i in 0..headers {
+        head.extend_from_slice(format!("X-Pad-{i}: {}\r\n", "a".repeat(value_bytes)).as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// Sends `request` on a new connection and reads until the server closes it: the whole text.
+async fn answer_then_close(address: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.expect("connects");
+    // The server may answer and close before the whole request is written.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, read)
+        .await
+        .expect("the server closes the connection");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_head_over_max_header_bytes_or_100_headers_gets_431_and_the_connection_closes() {
+    let (mut gateway, address, _vendors) = start(&[]).await;
+
+    // 24 KiB of headers: within the default 32 KiB.
+    let mut stream = TcpStream::connect(&address).await.expect("connects");
+    let within = exchange(&mut stream, &head_with(24, 1000)).await;
+    // 40 KiB: over it, and never read to its end.
+    let over = answer_then_close(&address, &head_with(40, 1000)).await;
+    let many = answer_then_close(&address, &head_with(101, 4)).await;
+    let enough = exchange(&mut stream, &head_with(98, 4)).await;
+    gateway.terminate();
+    let (code, output) = gateway.finish();
+
+    assert!(within.starts_with("HTTP/1.1 200"), "{within}");
+    assert!(over.starts_with("HTTP/1.1 431"), "{over}");
+    assert!(many.starts_with("HTTP/1.1 431"), "{many}");
+    assert!(enough.starts_with("HTTP/1.1 200"), "{enough}");
+    assert_eq!(code, Some(0), "{output}");
+}
+
+/// The head of a cancel whose body of `length` bytes is still to come.
+fn cancel_head(length: usize) -> String {
+    format!(
+        "POST /documents/cancel HTTP/1.1\r\nHost: signgate\r\nAuthorization: Bearer {API_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn a_body_slower_than_body_read_timeout_gets_408_and_the_connection_closes() {
+    let (mut gateway, address, _vendors) = start(&[
+        ("SIGNGATE__SERVER__BODY_READ_TIMEOUT_MS", "1000"),
+        ("SIGNGATE__SERVER__HEADER_READ_TIMEOUT_MS", "500"),
+    ])
+    .await;
+    let body =
+        serde_json::to_vec(&body_for(&["0a1b2c3d-0000-4000-8000-000000000001"])).expect("json");
+    let mut stream = TcpStream::connect(&address).await.expect("connects");
+    stream
+        .write_all(cancel_head(body.len()).as_bytes())
+        .await
+        .expect("the head is sent");
+    let started = Instant::now();
+    // One byte every 300 ms: the whole body would take far longer than a second.
+    let trickle = async {
+        for byte in &body {
+            if stream.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(1800), trickle).await;
+    let answer = tokio::time::timeout(BOUND, read_answer(&mut stream))
+        .await
+        .expect("an answer in time");
+    let waited = started.elapsed();
+    let closed = closed_by_server(&mut stream, Instant::now() + BOUND).await;
+    gateway.terminate();
+    let (code, output) = gateway.finish();
+
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"body_timeout\""), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(waited < BOUND, "{waited:?}");
+    assert!(closed, "the connection is closed\n{output}");
+    assert!(
+        !output.contains("\"cancelled\""),
+        "nothing was sent: {output}"
+    );
+    assert_eq!(code, Some(0), "{output}");
+}
+
+#[tokio::test]
+async fn bodies_beyond_max_buffered_body_bytes_wait_unread_until_room_is_given_back() {
+    let (mut gateway, address, _vendors) = start(&[
+        ("SIGNGATE__SERVER__MAX_BODY_BYTES", "100000"),
+        ("SIGNGATE__JOBS__MAX_BODY_BYTES", "100000"),
+        ("SIGNGATE__SERVER__MAX_BUFFERED_BODY_BYTES", "150000"),
+        ("SIGNGATE__SERVER__BODY_READ_TIMEOUT_MS", "2000"),
+    ])
+    .await;
+    // A body of 100,000 bytes announced and not sent: it holds two thirds of the budget.
+    let mut holder = TcpStream::connect(&address).await.expect("connects");
+    holder
+        .write_all(format!("{}{{", cancel_head(100_000)).as_bytes())
+        .await
+        .expect("the head is sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second one of 60,000 bytes does not fit beside it, whole as it is.
+    let mut body =
+        serde_json::to_value(body_for(&["0a1b2c3d-0000-4000-8000-000000000001"])).expect("json");
+    body["message"] = Value::String("x".repeat(1900));
+    let mut text = serde_json::to_string(&body).expect("json");
+    text.push_str(&" ".repeat(60_000 - text.len()));
+    let mut waiter = TcpStream::connect(&address).await.expect("connects");
+    let request = format!("{}{text}", cancel_head(text.len()));
+    waiter.write_all(request.as_bytes()).await.expect("sent");
+    let started = Instant::now();
+    let mut first = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(1000), waiter.read(&mut first)).await;
+    // The holder's body times out; its room goes to the waiter, which is then answered.
+    let held = tokio::time::timeout(BOUND, read_answer(&mut holder))
+        .await
+        .expect("the holder is answered");
+    let late = tokio::time::timeout(BOUND, read_answer(&mut waiter))
+        .await
+        .expect("the waiter is answered");
+    let waited = started.elapsed();
+    gateway.terminate();
+    let (code, output) = gateway.finish();
+
+    assert!(early.is_err(), "the second body was read beside the first");
+    assert!(held.starts_with("HTTP/1.1 408"), "{held}");
+    assert!(late.starts_with("HTTP/1.1 200"), "{late}");
+    assert!(waited >= Duration::from_millis(1000), "{waited:?}");
+    assert_eq!(code, Some(0), "{output}");
+}

@@ -288,6 +288,7 @@ fn every_code_the_gateway_can_answer_is_documented_in_the_openapi_document() {
         "not_found",
         "method_not_allowed",
         "idempotency_key_in_use",
+        "body_timeout",
         "payload_too_large",
         "unsupported_media_type",
         "idempotency_key_reused",
