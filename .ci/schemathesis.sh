@@ -103,13 +103,15 @@ done
 
 # Bulk jobs' callbacks go to a loopback port where nothing listens: they are accepted, signed,
 # sent and retried (refused connections), and never leave the machine. .ci/schemathesis_hooks.py
-# makes every generated `uri` (a job's callback_url) a URL on it.
+# makes every generated `uri` (a job's callback_url) a URL on it. It is a listed IP literal
+# (admitted though it is loopback) over plain http, hence CALLBACK_ALLOW_HTTP.
 CALLBACK_PORT=$(free_port)
 export ST_CALLBACK_BASE="http://127.0.0.1:$CALLBACK_PORT"
 
 GW_PORT=$(free_port)
 SIGNGATE__AUTH__API_KEY="$API_KEY" \
 SIGNGATE__JOBS__CALLBACK_HOSTS="127.0.0.1:$CALLBACK_PORT" \
+SIGNGATE__JOBS__CALLBACK_ALLOW_HTTP=true \
 SIGNGATE__JOBS__CALLBACK_SECRET="schemathesis-callback-$RANDOM$RANDOM" \
 SIGNGATE__SERVER__LISTEN="127.0.0.1:$GW_PORT" \
 SIGNGATE__SERVER__SHUTDOWN_GRACE_MS=2000 \

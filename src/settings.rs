@@ -239,9 +239,15 @@ pub struct JobSettings {
     pub interactive_reserve_percent: u32,
     /// The key that signs callbacks (`Signgate-Signature`); required with `callback_hosts`.
     pub callback_secret: Option<SecretString>,
-    /// Hosts (`host` or `host:port`) a job's `callback_url` may name; empty: no callbacks.
+    /// Hosts (`host`, `host:port`, or an IP literal with or without a port) a job's
+    /// `callback_url` may name; empty: no callbacks.
     #[serde(deserialize_with = "list_or_commas")]
     pub callback_hosts: Vec<String>,
+    /// Whether a host name entry may resolve to a loopback, private, link-local, unique-local
+    /// or metadata address (tests, private clusters).
+    pub callback_private_networks: bool,
+    /// Whether a `callback_url` may be plain `http`.
+    pub callback_allow_http: bool,
     /// How long one callback delivery may take.
     pub callback_timeout_ms: u64,
 }
@@ -293,11 +299,11 @@ impl JobSettings {
         if let Some(host) = self
             .callback_hosts
             .iter()
-            .find(|h| h.is_empty() || h.contains(['/', '@', ' ']))
+            .find(|h| crate::jobs::callback::Entry::parse(h).is_none())
         {
             return Err(SettingsError::at(
                 "jobs.callback_hosts",
-                format!("`{host}` is not a host name or host:port"),
+                format!("`{host}` is not a host name, host:port or IP address"),
             ));
         }
         Ok(())
@@ -1049,6 +1055,36 @@ mod tests {
         let s = Settings::from_sources(None, None, vars).expect("valid");
         assert_eq!(s.server.max_documents, 7);
         assert!(s.vendors["auco"].has_credentials());
+    }
+
+    #[test]
+    fn callbacks_are_https_and_public_only_by_default_and_entries_must_parse() {
+        let s = Settings::from_sources(None, None, with_key()).expect("defaults are valid");
+        assert!(!s.jobs.callback_allow_http && !s.jobs.callback_private_networks);
+
+        let mut vars = with_key();
+        vars.insert("SIGNGATE__JOBS__CALLBACK_ALLOW_HTTP".into(), "true".into());
+        vars.insert(
+            "SIGNGATE__JOBS__CALLBACK_PRIVATE_NETWORKS".into(),
+            "true".into(),
+        );
+        let s = Settings::from_sources(None, None, vars).expect("valid");
+        assert!(s.jobs.callback_allow_http && s.jobs.callback_private_networks);
+
+        let mut vars = with_key();
+        vars.insert(
+            "SIGNGATE__JOBS__CALLBACK_SECRET".into(),
+            "whsec-test-secret-0001".into(),
+        );
+        vars.insert(
+            "SIGNGATE__JOBS__CALLBACK_HOSTS".into(),
+            "hooks.test,hooks.test:https".into(),
+        );
+        let err = Settings::from_sources(None, None, vars).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "jobs.callback_hosts: `hooks.test:https` is not a host name, host:port or IP address"
+        );
     }
 
     #[test]

@@ -1,8 +1,13 @@
-//! The signed callback a finished job POSTs to its caller: the signature header, the check of
-//! a `callback_url` against `jobs.callback_hosts`, one delivery attempt, and the retry delays.
-//! The job runner records each attempt and decides when to call again (docs/callbacks.md).
+//! The signed callback a finished job POSTs to its caller: the signature header, one delivery
+//! attempt (checked against the callback rules, `policy`, and connected only to the addresses
+//! `address` allows), and the retry delays. The job runner records each attempt and decides
+//! when to call again (docs/callbacks.md).
+
+mod address;
+mod policy;
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -13,6 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::vendors::http::USER_AGENT as SIGNGATE_USER_AGENT;
+
+pub use policy::{check_url, Entry, Policy};
 
 /// The header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "Signgate-Signature";
@@ -46,74 +53,12 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Parses a job's `callback_url`: an absolute `http` or `https` URL without a user name or
-/// password, whose host (case-insensitive) is in `allowed_hosts`. An entry `host:port`
-/// admits only that port (the scheme's default when the URL names none), an entry `host`
-/// any port. The error is the message that follows `callback_url: ` in a 400 answer.
-pub fn check_url(url: &str, allowed_hosts: &[String]) -> Result<Url, String> {
-    if allowed_hosts.is_empty() {
-        return Err("callbacks are off until jobs.callback_hosts is set".to_owned());
-    }
-    let parsed = Url::parse(url).map_err(|e| format!("not an absolute http(s) URL ({e})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "scheme `{}` is not allowed, only http and https",
-            parsed.scheme()
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("must not hold a user name or password".to_owned());
-    }
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| "not an absolute http(s) URL (no host)".to_owned())?
-        .to_ascii_lowercase();
-    // Always known for http and https.
-    let port = parsed.port_or_known_default().unwrap_or_default();
-    let ports: Vec<Option<u16>> = allowed_hosts
-        .iter()
-        .map(|entry| split_entry(entry))
-        .filter(|(listed, _)| *listed == host)
-        .map(|(_, wanted)| wanted)
-        .collect();
-    if ports.iter().any(|wanted| wanted.is_none_or(|w| w == port)) {
-        return Ok(parsed);
-    }
-    if !ports.is_empty() {
-        return Err(format!(
-            "host `{host}:{port}` is not in jobs.callback_hosts"
-        ));
-    }
-    Err(format!("host `{host}` is not in jobs.callback_hosts"))
-}
-
-/// A `jobs.callback_hosts` entry as (lower-case host as `Url::host_str` spells it, port):
-/// `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address. A port that is not a
-/// number leaves a host that matches nothing (settings validation should refuse it first).
-fn split_entry(entry: &str) -> (String, Option<u16>) {
-    let entry = entry.trim().to_ascii_lowercase();
-    let (host, port) = match entry.split_once(']') {
-        Some((v6, rest)) if v6.starts_with('[') => (format!("{v6}]"), rest.strip_prefix(':')),
-        _ => match entry.split(':').count() {
-            1 => (entry.clone(), None),
-            2 => match entry.split_once(':') {
-                Some((host, port)) => (host.to_owned(), Some(port)),
-                None => (entry.clone(), None),
-            },
-            _ => (format!("[{entry}]"), None),
-        },
-    };
-    match port.map(str::parse::<u16>) {
-        None => (host, None),
-        Some(Ok(port)) => (host, Some(port)),
-        Some(Err(_)) => (String::new(), None),
-    }
-}
-
-/// Sends callbacks: one HTTP client that follows no redirect, and the signing secret.
+/// Sends callbacks: one HTTP client that follows no redirect and connects only where the
+/// policy allows, the policy itself, and the signing secret.
 #[derive(Debug)]
 pub struct Delivery {
     client: Client,
+    policy: Policy,
     secret: SecretString,
     timeout: Duration,
 }
@@ -131,12 +76,19 @@ pub struct Attempt {
 
 impl Delivery {
     /// A delivery signing with `secret` (`jobs.callback_secret`), each attempt bounded by
-    /// `timeout` (`jobs.callback_timeout_ms`) from connecting to the answer's head.
-    pub fn new(secret: SecretString, timeout: Duration) -> Self {
+    /// `timeout` (`jobs.callback_timeout_ms`) from connecting to the answer's head, sent only
+    /// to a URL `policy` admits and to the addresses it allows a host name to resolve to.
+    pub fn new(secret: SecretString, timeout: Duration, policy: Policy) -> Self {
+        let resolver = address::PublicOnly {
+            private_networks: policy.private_networks(),
+        };
         // A redirect is not followed: it would re-send the job to an address nobody listed in
         // jobs.callback_hosts (and a 302 would turn the POST into a GET). It fails the attempt.
+        // No proxy either: the resolver must see the receiver's name, not a proxy's.
         let client = Client::builder()
             .use_rustls_tls()
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .user_agent(SIGNGATE_USER_AGENT)
             .connect_timeout(timeout)
             .timeout(timeout)
@@ -146,14 +98,23 @@ impl Delivery {
             .unwrap_or_else(|e| panic!("the callback HTTP client cannot be built: {e}"));
         Self {
             client,
+            policy,
             secret,
             timeout,
         }
     }
 
     /// One attempt: POSTs `body` (the JSON as it will be signed and sent) to `url`, signed at
-    /// `now_unix` (Unix seconds). The answer's body is not read.
+    /// `now_unix` (Unix seconds), if the policy still admits it (`refused: ...` otherwise:
+    /// the settings may have changed since the job was created). The answer's body is not read.
     pub async fn send(&self, url: &Url, body: &[u8], now_unix: i64) -> Attempt {
+        if let Err(problem) = self.policy.check(url) {
+            return Attempt {
+                status: None,
+                error: Some(format!("refused: {problem}")),
+                delivered: false,
+            };
+        }
         let signature = signature(self.secret.expose_secret().as_bytes(), now_unix, body);
         let sent = self
             .client

@@ -21,6 +21,7 @@ pub fn spawn(state: &AppState) -> Option<JoinHandle<()>> {
     let delivery = std::sync::Arc::new(Delivery::new(
         jobs.callback_secret.clone()?,
         jobs.callback_timeout(),
+        callback::Policy::from(jobs),
     ));
     let id = uuid::Uuid::new_v4().simple().to_string();
     let owner = format!("callbacks:{}", &id[..12]);

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::audit;
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, IdempotencyKey};
+use crate::jobs::callback::Policy;
 use crate::jobs::view::{self, JobView};
 use crate::middleware::RequestId;
 use crate::routes::cancel::{parse_body, ErrorDto, ParsedBody};
@@ -61,7 +62,7 @@ async fn create(
     let callback_url = match fields.get("callback_url") {
         None | Some(Value::Null) => None,
         Some(Value::String(url)) => Some(
-            crate::jobs::callback::check_url(url, &jobs.callback_hosts)
+            crate::jobs::callback::check_url(url, &Policy::from(jobs))
                 .map_err(|problem| ApiError::InvalidRequest(format!("callback_url: {problem}")))?
                 .to_string(),
         ),

@@ -527,6 +527,7 @@ async fn the_callback_is_signed_retried_after_a_500_and_each_attempt_counted() {
         FAST,
         ("SIGNGATE__JOBS__CALLBACK_HOSTS", host.as_str()),
         ("SIGNGATE__JOBS__CALLBACK_SECRET", SECRET),
+        ("SIGNGATE__JOBS__CALLBACK_ALLOW_HTTP", "true"),
     ])
     .await;
     Accept::default().mount(app.vendor("zapsign")).await;

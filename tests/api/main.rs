@@ -23,6 +23,7 @@ macro_rules! on_both_stores {
 }
 
 mod auco_dropin;
+mod callbacks;
 mod cancel;
 mod conformance;
 mod connections;

@@ -1,5 +1,6 @@
 //! One delivery to a loopback receiver that verifies it as a real receiver would; answers
-//! that do not deliver (a 500, a redirect), a refused connection and a timeout.
+//! that do not deliver (a 500, a redirect), a refused connection and a timeout; a host name
+//! that resolves to loopback, refused unless private networks are allowed.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -58,13 +59,23 @@ async fn receiver(status: u16) -> (MockServer, Url) {
         .respond_with(ResponseTemplate::new(status))
         .mount(&server)
         .await;
-    let allowed = vec![server.address().to_string()];
-    let url = check_url(&format!("{}/hooks/jobs", server.uri()), &allowed).expect("listed");
+    let listed = Policy::new(&[server.address().to_string()], true, false);
+    let url = check_url(&format!("{}/hooks/jobs", server.uri()), &listed).expect("listed");
     (server, url)
 }
 
-fn delivery(timeout: Duration) -> Delivery {
-    Delivery::new(SecretString::from(SECRET), timeout)
+/// A delivery whose `jobs.callback_hosts` lists `url`'s host and port, over plain http.
+fn delivery(timeout: Duration, url: &Url) -> Delivery {
+    let entry = format!(
+        "{}:{}",
+        url.host_str().expect("a host"),
+        url.port().expect("a port")
+    );
+    delivery_with(timeout, Policy::new(&[entry], true, false))
+}
+
+fn delivery_with(timeout: Duration, policy: Policy) -> Delivery {
+    Delivery::new(SecretString::from(SECRET), timeout, policy)
 }
 
 #[tokio::test]
@@ -72,7 +83,9 @@ async fn a_delivery_is_signed_so_that_the_receiver_verifies_the_raw_body() {
     let (server, url) = receiver(204).await;
     let now = now_unix();
 
-    let attempt = delivery(Duration::from_secs(5)).send(&url, BODY, now).await;
+    let attempt = delivery(Duration::from_secs(5), &url)
+        .send(&url, BODY, now)
+        .await;
 
     assert_eq!(
         attempt,
@@ -122,7 +135,7 @@ async fn a_receiver_refuses_a_delivery_signed_more_than_five_minutes_ago() {
     let (server, url) = receiver(200).await;
     let now = now_unix();
 
-    let attempt = delivery(Duration::from_secs(5))
+    let attempt = delivery(Duration::from_secs(5), &url)
         .send(&url, BODY, now - TOLERANCE_SECONDS - 1)
         .await;
 
@@ -147,7 +160,7 @@ async fn a_receiver_refuses_a_delivery_signed_more_than_five_minutes_ago() {
 async fn a_500_answer_is_an_attempt_that_did_not_deliver() {
     let (_server, url) = receiver(500).await;
 
-    let attempt = delivery(Duration::from_secs(5))
+    let attempt = delivery(Duration::from_secs(5), &url)
         .send(&url, BODY, now_unix())
         .await;
 
@@ -178,7 +191,7 @@ async fn a_redirect_is_not_followed_and_fails_the_attempt() {
         .await;
     let url = Url::parse(&format!("{}/hooks/jobs", server.uri())).expect("valid");
 
-    let attempt = delivery(Duration::from_secs(5))
+    let attempt = delivery(Duration::from_secs(5), &url)
         .send(&url, BODY, now_unix())
         .await;
 
@@ -194,7 +207,7 @@ async fn a_refused_connection_is_an_error_that_does_not_name_the_url() {
     drop(listener);
     let url = Url::parse(&format!("http://{address}/hooks/jobs?token=t0ken")).expect("valid");
 
-    let attempt = delivery(Duration::from_secs(5))
+    let attempt = delivery(Duration::from_secs(5), &url)
         .send(&url, BODY, now_unix())
         .await;
 
@@ -217,7 +230,7 @@ async fn a_receiver_slower_than_the_timeout_is_a_timeout() {
         .await;
     let url = Url::parse(&format!("{}/hooks/jobs", server.uri())).expect("valid");
 
-    let attempt = delivery(Duration::from_millis(200))
+    let attempt = delivery(Duration::from_millis(200), &url)
         .send(&url, BODY, now_unix())
         .await;
 
@@ -233,6 +246,87 @@ async fn a_receiver_slower_than_the_timeout_is_a_timeout() {
 
 #[test]
 fn a_delivery_does_not_print_its_secret() {
-    let printed = format!("{:?}", delivery(Duration::from_secs(1)));
+    let printed = format!(
+        "{:?}",
+        delivery_with(Duration::from_secs(1), Policy::default())
+    );
     assert!(!printed.contains(SECRET), "{printed}");
+}
+
+/// A receiver on loopback reached by the name `localhost`, `jobs.callback_hosts` listing
+/// `localhost:<its port>` over plain http; private networks allowed or not.
+async fn localhost_receiver(private_networks: bool) -> (MockServer, Url, Delivery) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/jobs"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let policy = Policy::new(&[format!("localhost:{port}")], true, private_networks);
+    let url = check_url(&format!("http://localhost:{port}/hooks/jobs"), &policy).expect("listed");
+    let delivery = delivery_with(Duration::from_secs(5), policy);
+    (server, url, delivery)
+}
+
+#[tokio::test]
+async fn a_host_name_resolving_to_loopback_is_not_delivered_without_private_networks() {
+    let (server, url, delivery) = localhost_receiver(false).await;
+
+    let attempt = delivery.send(&url, BODY, now_unix()).await;
+
+    assert_eq!(
+        attempt,
+        Attempt {
+            status: None,
+            error: Some("connect: localhost resolves only to non-public addresses".to_owned()),
+            delivered: false
+        }
+    );
+    let received = server.received_requests().await.expect("recording");
+    assert!(received.is_empty(), "{received:?}");
+}
+
+#[tokio::test]
+async fn a_host_name_resolving_to_loopback_is_delivered_with_private_networks() {
+    let (server, url, delivery) = localhost_receiver(true).await;
+
+    let attempt = delivery.send(&url, BODY, now_unix()).await;
+
+    assert_eq!(
+        attempt,
+        Attempt {
+            status: Some(204),
+            error: None,
+            delivered: true
+        }
+    );
+    let received = server.received_requests().await.expect("recording");
+    assert_eq!(received.len(), 1);
+}
+
+#[tokio::test]
+async fn a_url_the_settings_no_longer_admit_is_refused_before_anything_is_sent() {
+    let (server, url) = receiver(204).await;
+    let https_only = Policy::new(&[server.address().to_string()], false, true);
+    let unlisted = Policy::new(&["127.0.0.2".to_owned()], true, true);
+
+    let plain = delivery_with(Duration::from_secs(5), https_only)
+        .send(&url, BODY, now_unix())
+        .await;
+    let elsewhere = delivery_with(Duration::from_secs(5), unlisted)
+        .send(&url, BODY, now_unix())
+        .await;
+
+    assert_eq!(
+        plain.error.as_deref(),
+        Some("refused: scheme `http` is not allowed, only https (unless jobs.callback_allow_http = true)")
+    );
+    assert_eq!(
+        elsewhere.error.as_deref(),
+        Some("refused: host `127.0.0.1` is not in jobs.callback_hosts")
+    );
+    assert!(!plain.delivered && !elsewhere.delivered);
+    let received = server.received_requests().await.expect("recording");
+    assert!(received.is_empty(), "{received:?}");
 }
