@@ -144,8 +144,9 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
     signgate::telemetry::init(&settings);
     let app = Application::build(settings).await?;
+    let stop = shutdown_signal();
     tracing::info!(address = %app.local_addr()?, "signgate is listening.");
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(stop).await?;
     tracing::info!("signgate stopped.");
     Ok(())
 }
@@ -194,6 +195,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
+    let stop = shutdown_signal();
     println!(
         "signgate simulator listening:\n{}",
         simulator.describe(addr)
@@ -204,7 +206,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             signgate::simulator::describe_demo_documents()
         );
     }
-    simulator.serve(listener, shutdown_signal()).await?;
+    simulator.serve(listener, stop).await?;
     Ok(())
 }
 
