@@ -29,6 +29,7 @@ mod conformance;
 mod connections;
 mod d4sign;
 mod discovery;
+mod documented_configs;
 mod durability;
 mod helpers;
 mod hostile_vendors;
