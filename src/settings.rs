@@ -275,9 +275,10 @@ impl JobSettings {
             u64::from(self.max_attempts_per_document),
         )?;
         positive("jobs.max_age_hours", self.max_age_hours)?;
+        at_most("jobs.max_age_hours", self.max_age_hours, MAX_HOURS)?;
         positive("jobs.slice_documents", u64::from(self.slice_documents))?;
-        positive("jobs.poll_interval_ms", self.poll_interval_ms)?;
-        positive("jobs.callback_timeout_ms", self.callback_timeout_ms)?;
+        duration_ms("jobs.poll_interval_ms", self.poll_interval_ms)?;
+        duration_ms("jobs.callback_timeout_ms", self.callback_timeout_ms)?;
         if self.max_body_bytes < 1024 {
             return Err(SettingsError::at(
                 "jobs.max_body_bytes",
@@ -571,13 +572,28 @@ impl Settings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         let s = &self.server;
-        positive("server.request_timeout_ms", s.request_timeout_ms)?;
+        duration_ms("server.request_timeout_ms", s.request_timeout_ms)?;
         positive("server.max_documents", s.max_documents as u64)?;
         positive("server.max_in_flight", s.max_in_flight as u64)?;
-        positive("server.header_read_timeout_ms", s.header_read_timeout_ms)?;
-        positive("server.idle_timeout_ms", s.idle_timeout_ms)?;
+        duration_ms("server.header_read_timeout_ms", s.header_read_timeout_ms)?;
+        duration_ms("server.idle_timeout_ms", s.idle_timeout_ms)?;
         positive("server.max_connections", s.max_connections as u64)?;
-        positive("server.body_read_timeout_ms", s.body_read_timeout_ms)?;
+        duration_ms("server.body_read_timeout_ms", s.body_read_timeout_ms)?;
+        at_most(
+            "server.shutdown_grace_ms",
+            s.shutdown_grace_ms,
+            MAX_DURATION_MS,
+        )?;
+        at_most(
+            "server.task_restart_backoff_ms",
+            s.task_restart_backoff_ms,
+            MAX_DURATION_MS,
+        )?;
+        at_most(
+            "server.task_restart_backoff_max_ms",
+            s.task_restart_backoff_max_ms,
+            MAX_DURATION_MS,
+        )?;
         if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&s.max_header_bytes) {
             return Err(SettingsError::at(
                 "server.max_header_bytes",
@@ -627,6 +643,11 @@ impl Settings {
         positive(
             "store.idempotency_ttl_hours",
             self.store.idempotency_ttl_hours,
+        )?;
+        at_most(
+            "store.idempotency_ttl_hours",
+            self.store.idempotency_ttl_hours,
+            MAX_HOURS,
         )?;
         self.store.validate_retention()?;
         self.jobs.validate()?;
@@ -749,6 +770,26 @@ fn positive(key: &str, value: u64) -> Result<(), SettingsError> {
         return Err(SettingsError::at(key, "must be greater than 0"));
     }
     Ok(())
+}
+
+/// The longest duration any `_ms` key may hold: a week. Durations are added to the clock's
+/// instants; a bound keeps every such sum far from overflowing.
+pub const MAX_DURATION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The longest an `_hours` key may hold: a year.
+const MAX_HOURS: u64 = 366 * 24;
+
+fn at_most(key: &str, value: u64, max: u64) -> Result<(), SettingsError> {
+    if value > max {
+        return Err(SettingsError::at(key, format!("must be at most {max}")));
+    }
+    Ok(())
+}
+
+/// A duration in milliseconds: more than 0 and at most `MAX_DURATION_MS`.
+fn duration_ms(key: &str, value: u64) -> Result<(), SettingsError> {
+    positive(key, value)?;
+    at_most(key, value, MAX_DURATION_MS)
 }
 
 #[cfg(test)]
@@ -1190,6 +1231,33 @@ vendors = ["auco"]"#,
             err.to_string().starts_with("server.rate_limit_burst"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn durations_beyond_a_week_are_refused_by_key_so_no_clock_sum_can_overflow() {
+        for key in [
+            "SERVER__REQUEST_TIMEOUT_MS",
+            "SERVER__IDLE_TIMEOUT_MS",
+            "SERVER__HEADER_READ_TIMEOUT_MS",
+            "SERVER__BODY_READ_TIMEOUT_MS",
+            "SERVER__SHUTDOWN_GRACE_MS",
+            "SERVER__TASK_RESTART_BACKOFF_MAX_MS",
+            "JOBS__POLL_INTERVAL_MS",
+            "JOBS__CALLBACK_TIMEOUT_MS",
+            "JOBS__MAX_AGE_HOURS",
+            "STORE__IDEMPOTENCY_TTL_HOURS",
+            "VENDORS__ZAPSIGN__BREAKER_COOLDOWN_MS",
+            "VENDORS__ZAPSIGN__CONNECT_TIMEOUT_MS",
+        ] {
+            let mut vars = with_key();
+            vars.insert(format!("SIGNGATE__{key}"), u64::MAX.to_string());
+
+            let err = Settings::from_sources(None, None, vars).unwrap_err();
+
+            let named = key.to_lowercase().replacen("__", ".", 2);
+            assert!(err.to_string().starts_with(&named), "{key}: {err}");
+            assert!(err.to_string().contains("at most"), "{key}: {err}");
+        }
     }
 
     #[test]

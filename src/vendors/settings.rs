@@ -277,6 +277,17 @@ fn validate(name: &str, v: &VendorSettings, deadline_ms: u64) -> Result<(), Sett
         "connect_timeout_ms",
         v.connect_timeout_ms.unwrap_or(1),
     )?;
+    for (field, value) in [
+        ("connect_timeout_ms", v.connect_timeout_ms),
+        ("breaker_cooldown_ms", v.breaker_cooldown_ms),
+    ] {
+        if value.is_some_and(|ms| ms > crate::settings::MAX_DURATION_MS) {
+            return Err(SettingsError::at(
+                &key(field),
+                format!("must be at most {}", crate::settings::MAX_DURATION_MS),
+            ));
+        }
+    }
     positive(name, "max_concurrency", v.max_concurrency() as u64)?;
     positive(name, "max_attempts", u64::from(v.max_attempts()))?;
     positive(name, "breaker_failures", u64::from(v.breaker_failures()))?;
