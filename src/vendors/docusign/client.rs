@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 use super::DocuSignSettings;
 use crate::model::{ErrorCode, Outcome};
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::learned_host::HostRule;
 use crate::vendors::settings::VendorSettings;
 use crate::vendors::{
     one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
@@ -31,6 +32,10 @@ mod tests;
 /// means "discover the account's REST host".
 const OAUTH_HOSTS: [&str; 2] = ["account.docusign.com", "account-d.docusign.com"];
 
+/// Where userinfo's `base_uri` lives: `https://{server}.docusign.net` (`demo`, `na2`, `eu`, ...;
+/// <https://developers.docusign.com/platform/auth/reference/user-info/>).
+const DOCUSIGN_DOMAINS: &[&str] = &["docusign.net"];
+
 // ---- client --------------------------------------------------------------------------------
 
 /// A DocuSign account: its token source, its REST base (configured or discovered) and pool.
@@ -42,6 +47,8 @@ pub struct DocuSign {
     base_url: Option<String>,
     account_id: Option<String>,
     account: OnceCell<Account>,
+    /// Where a discovered `base_uri` may lie.
+    hosts: HostRule,
 }
 
 /// Where the account's envelopes live.
@@ -75,10 +82,11 @@ impl DocuSign {
         Self {
             client: http::client(settings),
             tokens: Tokens::new(docusign),
-            oauth_base_url,
+            oauth_base_url: oauth_base_url.clone(),
             base_url: (!discovered).then_some(base_url),
             account_id: docusign.account_id.clone(),
             account: OnceCell::new(),
+            hosts: HostRule::new(&oauth_base_url, DOCUSIGN_DOMAINS, &docusign.allowed_hosts),
         }
     }
 
@@ -119,9 +127,21 @@ impl DocuSign {
                         message: "The DocuSign user has no such account (account_id).".into(),
                     });
                 };
-                let base = self.base_url.as_deref().unwrap_or(&account.base_uri);
+                let base = match &self.base_url {
+                    Some(base) => base.clone(),
+                    None => self.hosts.check(&account.base_uri).map_err(|refused| {
+                        tracing::warn!(refused = %refused, "DocuSign's userinfo named a REST host signgate refuses; nothing was sent to it.");
+                        AuthError::UntrustedHost {
+                            status,
+                            message: format!(
+                                "DocuSign's userinfo named a REST host signgate refuses: \
+                                 {refused}; nothing was sent to it."
+                            ),
+                        }
+                    })?,
+                };
                 tracing::info!(account = %account.account_id, base = %base, "DocuSign account found.");
-                Ok(Account::at(base, &account.account_id))
+                Ok(Account::at(&base, &account.account_id))
             }
             401 | 403 => Err(AuthError::Refused {
                 status,
@@ -195,6 +215,10 @@ fn auth_reply(error: AuthError) -> Reply {
             outcome: Outcome::failed(ErrorCode::VendorAuthFailed, message),
             http_status: status,
         }),
+        AuthError::UntrustedHost { status, message } => Ok(Answer {
+            outcome: Outcome::failed(ErrorCode::VendorBadResponse, message),
+            http_status: status,
+        }),
         AuthError::Upstream(e) => Err(e),
     }
 }
@@ -232,7 +256,9 @@ impl Vendor for DocuSign {
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         match self.call(Method::GET, code, None, ctx.request_id).await {
             Ok(received) => classify_status(&received),
-            Err(AuthError::Refused { status, .. }) => Err(UpstreamError::BadResponse { status }),
+            Err(AuthError::Refused { status, .. } | AuthError::UntrustedHost { status, .. }) => {
+                Err(UpstreamError::BadResponse { status })
+            }
             Err(AuthError::Upstream(e)) => Err(e),
         }
     }
