@@ -30,6 +30,8 @@ use classify::{classify, classify_status, error_class, ErrorClass};
 use token::{AuthError, Tokens};
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 /// Hosts without a shard: a `base_url` naming one means "find the account's host first".

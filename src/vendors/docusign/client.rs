@@ -26,6 +26,8 @@ pub mod token;
 use token::{AuthError, Tokens};
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 /// The OAuth hosts, which never serve the REST API: a `base_url` naming one (the default)
