@@ -47,4 +47,18 @@ proptest! {
         let read = classify_status(&Received::read(answers::answer(status, &headers, body)));
         check_read(status, &read)?;
     }
+
+    #[test]
+    fn throttling_waits_retry_after_else_the_body_retry_after_within_the_cap(
+        status in proptest::sample::select(&[400u16, 429][..]),
+        headers in answers::headers(&[]),
+        retry_after in proptest::option::of(any::<u64>()),
+    ) {
+        let body = serde_json::json!({"code": "THROTTLING_TOO_MANY_REQUESTS", "retryAfter": retry_after});
+        let answer = answers::answer(status, &headers, serde_json::to_vec(&body).unwrap_or_default());
+        let want = answer.retry_after.or(retry_after.map(http::wait_secs));
+        prop_assert!(want.is_none_or(|wait| wait <= http::MAX_VENDOR_WAIT));
+        let received = Received::read(answer);
+        prop_assert_eq!(classify(&received), Err(UpstreamError::RateLimited { retry_after: want }));
+    }
 }

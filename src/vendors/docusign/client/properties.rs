@@ -31,6 +31,13 @@ const TEXTS: &[&str] = &[
     "created",
 ];
 
+/// Rate-limit codes in both of DocuSign's spellings.
+const RATE_LIMIT_CODES: &[&str] = &[
+    "HOURLY_APIINVOCATION_LIMIT_EXCEEDED",
+    "Burst_APIInvocation_Envelope_Limit_Exceeded",
+    "hourly_envelope_polling_limit_exceeded",
+];
+
 fn received(status: u16, headers: &reqwest::header::HeaderMap, body: Vec<u8>) -> Received {
     Received {
         raw: answers::answer(status, headers, body),
@@ -61,5 +68,18 @@ proptest! {
         body in answers::body(FIELDS, TEXTS),
     ) {
         check_read(status, &classify_status(&received(status, &headers, body)))?;
+    }
+
+    #[test]
+    fn a_rate_limit_code_waits_retry_after_else_the_reset_within_the_cap(
+        status in proptest::sample::select(&[400u16, 403, 404][..]),
+        code in proptest::sample::select(RATE_LIMIT_CODES),
+        headers in answers::headers(HEADERS),
+    ) {
+        let body = serde_json::to_vec(&serde_json::json!({"errorCode": code})).unwrap_or_default();
+        let received = received(status, &headers, body);
+        let want = received.raw.retry_after.or(received.reset_in);
+        prop_assert!(want.is_none_or(|wait| wait <= http::MAX_VENDOR_WAIT));
+        prop_assert_eq!(classify(&received), Err(UpstreamError::RateLimited { retry_after: want }));
     }
 }

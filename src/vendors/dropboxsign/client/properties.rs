@@ -64,4 +64,16 @@ proptest! {
         let read = classify_status(&answers::answer(status, &headers, body), reset, now);
         check_read(status, &read)?;
     }
+
+    #[test]
+    fn a_429_waits_retry_after_else_the_reset_within_the_cap(
+        headers in answers::headers(HEADERS),
+        body in answers::body(FIELDS, TEXTS),
+    ) {
+        let reset = http::rate_limit_reset(&headers, SystemTime::now());
+        let answer = answers::answer(429, &headers, body);
+        let want = answer.retry_after.or(reset);
+        prop_assert!(want.is_none_or(|wait| wait <= http::MAX_VENDOR_WAIT));
+        prop_assert_eq!(classify(&answer, reset), Err(UpstreamError::RateLimited { retry_after: want }));
+    }
 }
