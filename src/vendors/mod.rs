@@ -24,6 +24,7 @@ pub mod error;
 pub mod example;
 pub mod http;
 pub mod kind;
+pub mod learned_host;
 pub mod policy;
 pub mod settings;
 pub mod wrap;

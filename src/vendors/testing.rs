@@ -1,5 +1,6 @@
 //! Test doubles shared by the wrappers' unit tests: a vendor that records its calls, and a
-//! store that only reserves calls.
+//! store that only reserves calls; `answers` holds the arbitrary vendor answers every kind's
+//! classification proptests draw from.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,6 +12,8 @@ use super::conformance::Conformance;
 use super::{Answer, Batch, CallContext, DocState, Priority, Reply, UpstreamError, Vendor};
 use crate::model::Outcome;
 use crate::store::{Reservation, SharedLimits, StoreError};
+
+pub mod answers;
 
 /// A per-document vendor that answers every call at once and records when it came.
 #[derive(Debug, Default)]

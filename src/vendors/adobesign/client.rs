@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use super::AdobeSignSettings;
 use crate::model::{ErrorCode, Outcome};
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::learned_host::HostRule;
 use crate::vendors::settings::VendorSettings;
 use crate::vendors::{
     one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
@@ -29,10 +30,17 @@ use classify::{classify, classify_status, error_class, ErrorClass};
 use token::{AuthError, Tokens};
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 /// Hosts without a shard: a `base_url` naming one means "find the account's host first".
 const SHARDLESS_HOSTS: [&str; 2] = ["api.adobesign.com", "api.echosign.com"];
+
+/// Where `baseUris` names access points: `api.{shard}.adobesign.com`, the older
+/// `api.{shard}.echosign.com`, and Sign for Government's `api.{shard}.adobesign.us`
+/// (<https://opensource.adobe.com/acrobat-sign/signgov/diffs.html>).
+const ADOBE_DOMAINS: &[&str] = &["adobesign.com", "echosign.com", "adobesign.us"];
 
 // ---- client --------------------------------------------------------------------------------
 
@@ -44,6 +52,8 @@ pub struct AdobeSign {
     base_url: String,
     /// The API host in use, without a trailing `/`; `None` until `baseUris` names it.
     access_point: Mutex<Option<String>>,
+    /// Where an `apiAccessPoint` from `baseUris` may lie.
+    hosts: HostRule,
 }
 
 impl fmt::Debug for AdobeSign {
@@ -67,6 +77,7 @@ impl AdobeSign {
             client: http::client(settings),
             tokens: Tokens::new(adobe, &adobe.token_host(&base_url)),
             access_point: Mutex::new((!shardless).then(|| base_url.clone())),
+            hosts: HostRule::new(&base_url, ADOBE_DOMAINS, &adobe.allowed_hosts),
             base_url,
         }
     }
@@ -103,13 +114,20 @@ impl AdobeSign {
             .map_err(|_| AuthError::Upstream(UpstreamError::Connect))?;
         let status = answer.status.as_u16();
         match status {
-            200..=299 => serde_json::from_slice::<BaseUris>(&answer.body)
-                .ok()
-                .map(|uris| uris.api_access_point.trim_end_matches('/').to_owned())
-                .filter(|host| {
-                    reqwest::Url::parse(host).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            200..=299 => {
+                let uris = serde_json::from_slice::<BaseUris>(&answer.body)
+                    .map_err(|_| AuthError::Upstream(UpstreamError::BadResponse { status }))?;
+                self.hosts.check(&uris.api_access_point).map_err(|refused| {
+                    tracing::warn!(refused = %refused, "Acrobat Sign's baseUris named an API host signgate refuses; nothing was sent to it.");
+                    AuthError::UntrustedHost {
+                        status,
+                        message: format!(
+                            "Acrobat Sign's baseUris named an API host signgate refuses: \
+                             {refused}; nothing was sent to it."
+                        ),
+                    }
                 })
-                .ok_or(AuthError::Upstream(UpstreamError::BadResponse { status })),
+            }
             401 | 403 => Err(AuthError::Refused {
                 status,
                 message: "Acrobat Sign refused the access token at baseUris.".into(),
@@ -187,6 +205,10 @@ impl AdobeSign {
                 outcome: Outcome::failed(ErrorCode::VendorAuthFailed, message),
                 http_status: status,
             }),
+            Err(AuthError::UntrustedHost { status, message }) => Ok(Answer {
+                outcome: Outcome::failed(ErrorCode::VendorBadResponse, message),
+                http_status: status,
+            }),
             Err(AuthError::Upstream(e)) => Err(e),
         }
     }
@@ -241,7 +263,9 @@ impl Vendor for AdobeSign {
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         match self.call(Method::GET, code, "", None, ctx.request_id).await {
             Ok(received) => classify_status(&received),
-            Err(AuthError::Refused { status, .. }) => Err(UpstreamError::BadResponse { status }),
+            Err(AuthError::Refused { status, .. } | AuthError::UntrustedHost { status, .. }) => {
+                Err(UpstreamError::BadResponse { status })
+            }
             Err(AuthError::Upstream(e)) => Err(e),
         }
     }

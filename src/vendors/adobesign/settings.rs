@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::client::AdobeSign;
 use crate::settings::SettingsError;
 use crate::vendors::kind::KindConfig;
+use crate::vendors::learned_host::parse_allowed;
 use crate::vendors::settings::{
     account_key, parse_keys, positive, secret, RateLimit, VendorSettings,
 };
@@ -24,6 +25,7 @@ pub(super) const KEYS: &[&str] = &[
     "client_secret",
     "refresh_token",
     "requests_per_minute",
+    "allowed_hosts",
 ];
 
 /// Acrobat Sign's own settings, as the table spells them.
@@ -35,6 +37,8 @@ struct Raw {
     client_secret: Option<SecretString>,
     refresh_token: Option<SecretString>,
     requests_per_minute: Option<u32>,
+    #[serde(default, deserialize_with = "crate::settings::list_or_commas")]
+    allowed_hosts: Vec<String>,
 }
 
 /// Acrobat Sign's own settings, parsed and checked.
@@ -52,6 +56,9 @@ pub struct AdobeSignSettings {
     pub refresh_token: Option<SecretString>,
     /// Most calls in any 60 s; unset, no pace (Acrobat Sign's throttling is dynamic).
     pub requests_per_minute: Option<u32>,
+    /// Hosts besides Acrobat Sign's domains and `base_url`'s domain that `baseUris` may name
+    /// (`learned_host`).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl AdobeSignSettings {
@@ -76,6 +83,7 @@ impl AdobeSignSettings {
             client_secret: secret(raw.client_secret),
             refresh_token: secret(raw.refresh_token),
             requests_per_minute: raw.requests_per_minute,
+            allowed_hosts: parse_allowed(name, raw.allowed_hosts)?,
         };
         if let Some(pace) = settings.requests_per_minute {
             positive(name, "requests_per_minute", pace.into())?;
@@ -102,6 +110,7 @@ impl fmt::Debug for AdobeSignSettings {
             .field("client_secret", &redacted(self.client_secret.is_some()))
             .field("refresh_token", &redacted(self.refresh_token.is_some()))
             .field("requests_per_minute", &self.requests_per_minute)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }

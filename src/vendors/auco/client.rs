@@ -233,6 +233,9 @@ struct StatusBody {
 // ---- tests -----------------------------------------------------------------------------------
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;

@@ -310,4 +310,6 @@ impl ErrorBody {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -26,6 +26,8 @@ use crate::vendors::{
 };
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 // ---- client --------------------------------------------------------------------------------

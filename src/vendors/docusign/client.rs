@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 use super::DocuSignSettings;
 use crate::model::{ErrorCode, Outcome};
 use crate::vendors::http::{self, RawAnswer};
+use crate::vendors::learned_host::HostRule;
 use crate::vendors::settings::VendorSettings;
 use crate::vendors::{
     one_by_one, Answer, Batch, CallContext, DocState, Reply, UpstreamError, Vendor,
@@ -22,8 +23,12 @@ use crate::vendors::{
 
 pub mod token;
 
+use discovery::DOCUSIGN_DOMAINS;
 use token::{AuthError, Tokens};
 
+mod discovery;
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +47,8 @@ pub struct DocuSign {
     base_url: Option<String>,
     account_id: Option<String>,
     account: OnceCell<Account>,
+    /// Where a discovered `base_uri` may lie.
+    hosts: HostRule,
 }
 
 /// Where the account's envelopes live.
@@ -75,10 +82,11 @@ impl DocuSign {
         Self {
             client: http::client(settings),
             tokens: Tokens::new(docusign),
-            oauth_base_url,
+            oauth_base_url: oauth_base_url.clone(),
             base_url: (!discovered).then_some(base_url),
             account_id: docusign.account_id.clone(),
             account: OnceCell::new(),
+            hosts: HostRule::new(&oauth_base_url, DOCUSIGN_DOMAINS, &docusign.allowed_hosts),
         }
     }
 
@@ -92,45 +100,6 @@ impl DocuSign {
                 }
             })
             .await
-    }
-
-    /// `GET {oauth}/oauth/userinfo`: the `base_uri` of `account_id`, or of the default account.
-    async fn discover(&self, request_id: &str) -> Result<Account, AuthError> {
-        let token = self.tokens.get(&self.client, request_id).await?;
-        let request = self
-            .client
-            .get(format!("{}/oauth/userinfo", self.oauth_base_url))
-            .bearer_auth(token.expose_secret());
-        let answer = http::send(request, request_id)
-            .await
-            .map_err(|_| AuthError::Upstream(UpstreamError::Connect))?;
-        let status = answer.status.as_u16();
-        match status {
-            200..=299 => {
-                let info: UserInfo = serde_json::from_slice(&answer.body)
-                    .map_err(|_| AuthError::Upstream(UpstreamError::BadResponse { status }))?;
-                let found = info.accounts.iter().find(|a| match &self.account_id {
-                    Some(id) => &a.account_id == id,
-                    None => a.is_default.is_default(),
-                });
-                let Some(account) = found else {
-                    return Err(AuthError::Refused {
-                        status,
-                        message: "The DocuSign user has no such account (account_id).".into(),
-                    });
-                };
-                let base = self.base_url.as_deref().unwrap_or(&account.base_uri);
-                tracing::info!(account = %account.account_id, base = %base, "DocuSign account found.");
-                Ok(Account::at(base, &account.account_id))
-            }
-            401 | 403 => Err(AuthError::Refused {
-                status,
-                message: "DocuSign refused the access token at /oauth/userinfo.".into(),
-            }),
-            0..=199 | 300..=399 | 400 | 402 | 404..=u16::MAX => {
-                Err(AuthError::Upstream(http::common_error(&answer)))
-            }
-        }
     }
 
     /// One call on an envelope, with one new token after a `401` (DocuSign cancelled nothing).
@@ -181,18 +150,14 @@ impl DocuSign {
     }
 }
 
-impl Account {
-    fn at(base: &str, id: &str) -> Self {
-        Self {
-            envelopes: format!("{}/restapi/v2.1/accounts/{id}", base.trim_end_matches('/')),
-        }
-    }
-}
-
 fn auth_reply(error: AuthError) -> Reply {
     match error {
         AuthError::Refused { status, message } => Ok(Answer {
             outcome: Outcome::failed(ErrorCode::VendorAuthFailed, message),
+            http_status: status,
+        }),
+        AuthError::UntrustedHost { status, message } => Ok(Answer {
+            outcome: Outcome::failed(ErrorCode::VendorBadResponse, message),
             http_status: status,
         }),
         AuthError::Upstream(e) => Err(e),
@@ -232,7 +197,9 @@ impl Vendor for DocuSign {
     async fn status(&self, code: &str, ctx: &CallContext<'_>) -> Result<DocState, UpstreamError> {
         match self.call(Method::GET, code, None, ctx.request_id).await {
             Ok(received) => classify_status(&received),
-            Err(AuthError::Refused { status, .. }) => Err(UpstreamError::BadResponse { status }),
+            Err(AuthError::Refused { status, .. } | AuthError::UntrustedHost { status, .. }) => {
+                Err(UpstreamError::BadResponse { status })
+            }
             Err(AuthError::Upstream(e)) => Err(e),
         }
     }
@@ -412,38 +379,4 @@ struct VoidBody<'a> {
 #[derive(Deserialize)]
 struct EnvelopeBody {
     status: String,
-}
-
-#[derive(Deserialize)]
-struct UserInfo {
-    #[serde(default)]
-    accounts: Vec<UserAccount>,
-}
-
-#[derive(Deserialize)]
-struct UserAccount {
-    account_id: String,
-    #[serde(default)]
-    is_default: Flag,
-    base_uri: String,
-}
-
-/// `is_default`: a boolean, or the string `"true"` as older answers spell it.
-#[derive(Deserialize, Default)]
-#[serde(untagged)]
-enum Flag {
-    Bool(bool),
-    Text(String),
-    #[default]
-    Missing,
-}
-
-impl Flag {
-    fn is_default(&self) -> bool {
-        match self {
-            Self::Bool(b) => *b,
-            Self::Text(t) => t.eq_ignore_ascii_case("true"),
-            Self::Missing => false,
-        }
-    }
 }

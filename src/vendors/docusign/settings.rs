@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::client::DocuSign;
 use crate::settings::SettingsError;
 use crate::vendors::kind::KindConfig;
+use crate::vendors::learned_host::parse_allowed;
 use crate::vendors::settings::{
     account_key, parse_keys, positive, secret, RateLimit, VendorSettings,
 };
@@ -28,6 +29,7 @@ pub(super) const KEYS: &[&str] = &[
     "oauth_base_url",
     "requests_per_hour",
     "burst_per_30s",
+    "allowed_hosts",
 ];
 
 /// The production OAuth service; the demo (developer) one is `https://account-d.docusign.com`.
@@ -45,6 +47,8 @@ struct Raw {
     oauth_base_url: Option<String>,
     requests_per_hour: Option<u32>,
     burst_per_30s: Option<u32>,
+    #[serde(default, deserialize_with = "crate::settings::list_or_commas")]
+    allowed_hosts: Vec<String>,
 }
 
 /// DocuSign's own settings, parsed and checked.
@@ -66,6 +70,9 @@ pub struct DocuSignSettings {
     pub requests_per_hour: Option<u32>,
     /// Most calls in any 30 s (default 450; DocuSign counts 500).
     pub burst_per_30s: Option<u32>,
+    /// Hosts besides `*.docusign.net` and the OAuth host's domain that userinfo's `base_uri`
+    /// may name (`learned_host`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// An RSA private key that parsed: the PEM text is dropped, only the key is kept.
@@ -102,6 +109,7 @@ impl DocuSignSettings {
             oauth_base_url,
             requests_per_hour: raw.requests_per_hour,
             burst_per_30s: raw.burst_per_30s,
+            allowed_hosts: parse_allowed(name, raw.allowed_hosts)?,
         };
         positive(
             name,
@@ -169,6 +177,7 @@ impl fmt::Debug for DocuSignSettings {
             .field("oauth_base_url", &self.oauth_base_url)
             .field("requests_per_hour", &self.requests_per_hour)
             .field("burst_per_30s", &self.burst_per_30s)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }

@@ -287,6 +287,9 @@ impl SignatureRequest {
 // ---- tests -----------------------------------------------------------------------------------
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;

@@ -23,6 +23,8 @@ use crate::vendors::{
 };
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 /// The longest `custom_note` Yousign accepts (`maxLength: 500` in its OpenAPI description):

@@ -19,6 +19,8 @@ use crate::settings::{Settings, SettingsError};
 use crate::vendors::conformance::{runner, Conformance};
 use crate::vendors::testing::batch;
 
+mod hosts;
+
 const AGREEMENT: &str = "CBJCHBCAABAAc6LyP4SVuKXP_pNstzIzyripanRdz4IB";
 const CLIENT_ID: &str = "client-0001";
 const CLIENT_SECRET: &str = "client-secret-0001";

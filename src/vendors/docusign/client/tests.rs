@@ -23,6 +23,8 @@ use crate::settings::{Settings, SettingsError};
 use crate::vendors::conformance::runner;
 use crate::vendors::testing::batch;
 
+mod hosts;
+
 const ACCOUNT: &str = "acc-1";
 const ENVELOPE: &str = "93be49ab-afa0-4adf-933c-f752070d71ec";
 const INTEGRATION_KEY: &str = "int-key-0001";

@@ -53,6 +53,14 @@ pub enum AuthError {
         /// What the operator must fix.
         message: String,
     },
+    /// DocuSign named a host signgate does not send to (`learned_host`): a definite
+    /// `vendor_bad_response`; nothing was sent to that host.
+    UntrustedHost {
+        /// The status of the answer that named it.
+        status: u16,
+        /// Which host, and why it is refused.
+        message: String,
+    },
     /// No usable answer; nothing was voided.
     Upstream(UpstreamError),
 }
