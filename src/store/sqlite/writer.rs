@@ -523,12 +523,18 @@ mod tests {
                 .await
                 .expect("a write");
             largest = largest.max(wal_bytes());
+            if i % CHECKPOINT_EVERY == 0 {
+                // The checkpointer is a thread of its own: on a machine busy with other work it
+                // may get no time while this loop commits as fast as it can.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
 
-        // Each transaction adds four or five pages (4 KiB each) to the WAL: it never started
-        // over if it grew past one page per transaction.
+        // Each transaction adds four or five pages (4 KiB each) to the WAL: a WAL that never
+        // started over would hold at least four pages per transaction; half of that is the
+        // bound, whatever the machine's load.
         assert!(
-            largest < u64::from(rounds) * 4096,
+            largest < u64::from(rounds) * 2 * 4096,
             "the WAL grew to {largest} bytes in {rounds} transactions"
         );
         store.close().await;
