@@ -16,6 +16,7 @@ use signgate::vendors::wrap::pace::Paced;
 use signgate::vendors::wrap::shared_pace::SharedPaced;
 use signgate::vendors::{Answer, Batch, CallContext, Priority, Reply, Vendor};
 use sqlx::postgres::PgPool;
+use sqlx::AssertSqlSafe;
 
 /// Calls per phase.
 const CALLS: usize = 8000;
@@ -194,7 +195,8 @@ async fn main() {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let admin = PgPool::connect(&server).await.expect("Postgres answers");
     let name = format!("signgate_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    // `name` is a constant and a UUID's hex digits: safe to splice.
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .expect("create the bench database");
@@ -217,7 +219,7 @@ async fn main() {
     shared_phase(url.as_str(), "shared (Postgres store)", 1).await;
     shared_phase(url.as_str(), "shared (Postgres store)", CALLERS).await;
 
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&admin)
         .await
         .expect("drop the bench database");

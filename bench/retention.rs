@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use signgate::retention::{self, Pace};
 use signgate::store::{AuditRow, RowStatus, Store, Timestamp, PURGE_AUDIT};
-use sqlx::{PgPool, SqlitePool};
+// Every statement here is built from constants (and a UUID's hex digits), never from input.
+use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 
 /// Days the filled rows are spread over; with the 400-day retention, the oldest fifth goes.
 const SPAN_DAYS: i64 = 500;
@@ -80,7 +81,7 @@ impl Raw {
         let started = Instant::now();
         match self {
             Self::Sqlite(pool) => {
-                sqlx::query(&sqlite_fill())
+                sqlx::query(AssertSqlSafe(sqlite_fill()))
                     .bind(rows)
                     .bind(first)
                     .bind(step)
@@ -89,7 +90,7 @@ impl Raw {
                     .expect("fill SQLite");
             }
             Self::Postgres(pool) => {
-                sqlx::query(&postgres_fill())
+                sqlx::query(AssertSqlSafe(postgres_fill()))
                     .bind(rows)
                     .bind(first)
                     .bind(step)
@@ -132,7 +133,7 @@ impl Raw {
         let lines: Vec<String> = match self {
             Self::Sqlite(pool) => {
                 let steps: Vec<(i64, i64, i64, String)> =
-                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {PURGE_AUDIT}"))
+                    sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {PURGE_AUDIT}")))
                         .bind(before)
                         .bind(now)
                         .bind(batch)
@@ -141,13 +142,15 @@ impl Raw {
                         .expect("a plan");
                 steps.into_iter().map(|step| step.3).collect()
             }
-            Self::Postgres(pool) => sqlx::query_scalar(&format!("EXPLAIN {PURGE_AUDIT}"))
-                .bind(before)
-                .bind(now)
-                .bind(batch)
-                .fetch_all(pool)
-                .await
-                .expect("a plan"),
+            Self::Postgres(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN {PURGE_AUDIT}")))
+                    .bind(before)
+                    .bind(now)
+                    .bind(batch)
+                    .fetch_all(pool)
+                    .await
+                    .expect("a plan")
+            }
         };
         lines.join("\n")
     }
@@ -359,7 +362,7 @@ async fn main() {
 
     let admin = PgPool::connect(&server).await.expect("Postgres answers");
     let name = format!("signgate_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .expect("create the bench database");
@@ -371,7 +374,7 @@ async fn main() {
     store.close().await;
     let raw = Raw::Postgres(PgPool::connect(pg_url.as_str()).await.expect("Postgres"));
     measure("Postgres", pg_url.as_str(), raw, rows).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&admin)
         .await
         .expect("drop the bench database");

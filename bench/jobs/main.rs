@@ -224,7 +224,7 @@ async fn scenario(client: &reqwest::Client, base: &str, args: &Args) -> anyhow::
                 .await?;
             break (view, true);
         }
-        if started.elapsed().as_secs() % 15 == 0 {
+        if started.elapsed().as_secs().is_multiple_of(15) {
             eprintln!("[jobs] {:?}: {}", started.elapsed(), view["counts"]);
         }
     };

@@ -72,7 +72,7 @@ pub async fn load(
     let mut n: u64 = 0;
     while args.sync_every_ms > 0 && !stop.load(Ordering::Relaxed) {
         ticks.tick().await;
-        let (vendor, code) = match n % args.zapsign_every.max(1) == 0 {
+        let (vendor, code) = match n.is_multiple_of(args.zapsign_every.max(1)) {
             true => ("zapsign", format!("5c5c5c5c-0000-4000-8000-{n:012x}")),
             false => ("auco", format!("SYNC{n:06}")),
         };

@@ -436,7 +436,7 @@ pub(super) fn outcome_values(row: &AuditRow) -> [Value<'_>; 11] {
 }
 
 /// One multi-row `INSERT` of whole audit rows (at most `INSERT_CHUNK` of them).
-pub(super) fn insert_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<'a, DB>
+pub(super) fn insert_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<DB>
 where
     DB: Database,
     Option<&'a str>: Encode<'a, DB> + Type<DB>,
@@ -460,7 +460,7 @@ FROM (";
 
 /// One `UPDATE` of the outcomes of many audit rows (at most `INSERT_CHUNK` of them); the rows
 /// it finds are its `rows_affected`.
-pub(super) fn finish_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<'a, DB>
+pub(super) fn finish_audit_rows<'a, DB>(rows: &'a [AuditRow]) -> QueryBuilder<DB>
 where
     DB: Database,
     Option<&'a str>: Encode<'a, DB> + Type<DB>,
@@ -475,7 +475,7 @@ where
 
 /// Appends `VALUES (...), (...)`: the `values` of each row, bound.
 fn push_rows<'a, DB, const N: usize>(
-    builder: &mut QueryBuilder<'a, DB>,
+    builder: &mut QueryBuilder<DB>,
     rows: &'a [AuditRow],
     values: fn(&'a AuditRow) -> [Value<'a>; N],
 ) where

@@ -129,15 +129,16 @@ impl Harness {
             .expect("a second pool on the test database")
     }
 
-    /// Runs one SQL statement on the database directly, past the store's types.
+    /// Runs one SQL statement on the database directly, past the store's types: SQL the test
+    /// wrote itself, never input.
     pub async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
         if self.scratch.url.starts_with("sqlite:") {
             let pool = sqlx::SqlitePool::connect(&self.scratch.url).await?;
-            sqlx::query(sql).execute(&pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
             pool.close().await;
         } else {
             let pool = sqlx::PgPool::connect(&self.scratch.url).await?;
-            sqlx::query(sql).execute(&pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
             pool.close().await;
         }
         Ok(())

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 /// The variable naming the Postgres server, e.g. `postgres://postgres@127.0.0.1:5432`.
@@ -52,7 +53,8 @@ impl Scratch {
         let name = format!("signgate_test_{}", Uuid::new_v4().simple());
         let admin_url = database_url(&server, "postgres");
         let admin = admin_pool(&admin_url).await;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        // `name` is `signgate_test_` and a UUID's hex digits: safe to splice.
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
             .unwrap_or_else(|e| panic!("Postgres refused to create the test database {name}: {e}"));
@@ -72,9 +74,9 @@ impl Scratch {
             Place::SqliteFile(_) => format!("{}?mode=ro", self.url),
             Place::Postgres { admin_url, name } => {
                 let admin = admin_pool(admin_url).await;
-                sqlx::query(&format!(
+                sqlx::query(AssertSqlSafe(format!(
                     "ALTER DATABASE {name} SET default_transaction_read_only = on"
-                ))
+                )))
                 .execute(&admin)
                 .await
                 .expect("Postgres should make the test database read-only");
@@ -118,10 +120,12 @@ impl Drop for Scratch {
 
 async fn drop_database(admin_url: &str, name: &str) {
     let admin = admin_pool(admin_url).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("Postgres refused to drop the test database {name}: {e}"));
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("Postgres refused to drop the test database {name}: {e}"));
     admin.close().await;
 }
 

@@ -133,16 +133,43 @@ mod tests {
         assert!(!is_in_memory("sqlite:data/signgate.db?mode=rwc"));
     }
 
-    /// The plan SQLite picks for `statement`, one line per step.
-    async fn plan(store: &SqliteStore, statement: &str) -> String {
-        let steps: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {statement}"))
-                .bind(1_i64)
-                .bind(2_i64)
-                .bind(3_i64)
-                .fetch_all(&store.pool)
-                .await
-                .expect("a query plan");
+    /// The first SQLite release with CVE-2025-6965 fixed, as `sqlite3_libversion_number`.
+    const FIRST_FIXED_SQLITE: i32 = 3_050_002;
+
+    #[tokio::test]
+    async fn the_store_and_its_audit_writer_link_one_sqlite_of_3_50_2_or_later() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("store");
+
+        let (linked,): (String,) = sqlx::query_as("SELECT sqlite_version()")
+            .fetch_one(&store.pool)
+            .await
+            .expect("the SQLite version");
+
+        assert_eq!(
+            linked,
+            rusqlite::version(),
+            "sqlx and rusqlite link one SQLite"
+        );
+        assert!(
+            rusqlite::version_number() >= FIRST_FIXED_SQLITE,
+            "SQLite {linked} predates 3.50.2 (CVE-2025-6965)"
+        );
+    }
+
+    /// The plan SQLite picks for `statement` (one of the store's own constants), one line per
+    /// step.
+    async fn plan(store: &SqliteStore, statement: &'static str) -> String {
+        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {statement}"
+        )))
+        .bind(1_i64)
+        .bind(2_i64)
+        .bind(3_i64)
+        .fetch_all(&store.pool)
+        .await
+        .expect("a query plan");
         steps.into_iter().map(|step| step.3 + "\n").collect()
     }
 

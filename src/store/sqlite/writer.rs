@@ -18,7 +18,8 @@
 //! checkpoint never ends with the whole WAL copied, and SQLite starts the WAL file over only
 //! when it is: after each of them the writer checkpoints once itself, copying only what it
 //! wrote in the meantime, and its next transaction starts the WAL over (the file stays a few
-//! MB instead of growing for as long as writes keep coming).
+//! MB instead of growing for as long as writes keep coming). It asks for the next checkpoint
+//! only after that: one running beside the writer's own would make it fail (`SQLITE_BUSY`).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,7 +170,8 @@ impl AuditWriter {
 
 /// A connection to `path` for the writer or the checkpointer.
 fn connect(path: &Path, access: OpenFlags) -> rusqlite::Result<Connection> {
-    let connection = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let mut connection =
+        Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     connection.busy_handler(Some(wait_for_lock))?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -194,6 +196,10 @@ struct Checkpointer {
     thread: JoinHandle<()>,
     /// The writer's transactions since it last asked.
     commits: u32,
+    /// A checkpoint was asked for and the writer has not finished it yet: no other is asked
+    /// meanwhile, or the next would run while the writer finishes this one, its checkpoint
+    /// would find the WAL busy, and the WAL would never start over.
+    asked: bool,
 }
 
 impl Checkpointer {
@@ -220,20 +226,23 @@ impl Checkpointer {
             ended,
             thread,
             commits: 0,
+            asked: false,
         })
     }
 
     /// After each transaction of the writer (on `connection`): finishes a checkpoint that
-    /// ended since, and every `CHECKPOINT_EVERY`th asks for the next one.
+    /// ended since, and every `CHECKPOINT_EVERY`th, once that one is finished, asks for the
+    /// next one.
     fn committed(&mut self, connection: &Connection) {
         if self.ended.swap(false, Ordering::Acquire) {
             checkpoint(connection);
+            self.asked = false;
         }
-        self.commits += 1;
-        if self.commits >= CHECKPOINT_EVERY {
+        self.commits = self.commits.saturating_add(1);
+        if self.commits >= CHECKPOINT_EVERY && !self.asked {
             self.commits = 0;
-            // Full: a checkpoint is already asked for, and it will cover this transaction too.
-            let _ = self.asks.try_send(());
+            // Nothing is queued when none is asked for: this fails only if the thread ended.
+            self.asked = self.asks.try_send(()).is_ok();
         }
     }
 
