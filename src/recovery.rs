@@ -108,6 +108,7 @@ impl Recovery {
         let ttl = Duration::from_secs(settings.store.idempotency_ttl_hours * 3600);
         let mut settled = 0;
         self.quarantine().await?;
+        self.end_finished_jobs().await?;
         for _ in 0..CLAIMS_PER_PASS {
             let now = Timestamp::now();
             let claim = UnsettledClaim {
@@ -159,6 +160,23 @@ impl Recovery {
                 rows,
                 recovery = %self.name,
                 "Rows whose handling failed twice are quarantined as needs_attention; an operator must settle them."
+            );
+        }
+        Ok(())
+    }
+
+    /// Ends the jobs nothing is left of (`JobStore::complete_finished_jobs`): two replicas that
+    /// wrote a job's last documents at once may each have left it to the other.
+    async fn end_finished_jobs(&self) -> Result<(), StoreError> {
+        let jobs = self
+            .store()
+            .complete_finished_jobs(Timestamp::now())
+            .await?;
+        if jobs > 0 {
+            tracing::info!(
+                jobs,
+                recovery = %self.name,
+                "Jobs whose last documents were written by two writers at once are ended."
             );
         }
         Ok(())

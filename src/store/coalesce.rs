@@ -305,6 +305,10 @@ impl JobStore for Coalescing {
         self.inner.callback_attempts(id).await
     }
 
+    async fn complete_finished_jobs(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.complete_finished_jobs(now).await
+    }
+
     async fn job_gauges(&self) -> Result<JobGauges, StoreError> {
         self.inner.job_gauges().await
     }
@@ -383,6 +387,9 @@ mod tests {
             Err(StoreError::Closed)
         }
         async fn callback_attempts(&self, _: &str) -> Result<Vec<CallbackAttempt>, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn complete_finished_jobs(&self, _: Timestamp) -> Result<u64, StoreError> {
             Err(StoreError::Closed)
         }
         async fn job_gauges(&self) -> Result<JobGauges, StoreError> {

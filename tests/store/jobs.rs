@@ -86,6 +86,42 @@ pub async fn a_job_is_created_with_its_rows_and_completes_its_key(h: &Harness) {
     assert!(store.job("job-2").await.expect("read").is_none());
 }
 
+/// Two writers that finish a job's last documents at once may each see the other's rows still
+/// pending and leave the job running; here the rows are made final behind the job's back.
+pub async fn a_job_whose_rows_all_ended_without_ending_it_is_ended_by_the_sweep(h: &Harness) {
+    let store = &h.store;
+    store
+        .create_job(&job("job-1", 2, true), &rows("job-1", 2), None)
+        .await
+        .expect("create");
+    store
+        .create_job(&job("job-2", 2, false), &rows("job-2", 2), None)
+        .await
+        .expect("create");
+    assert_eq!(
+        store.complete_finished_jobs(at(5)).await.expect("sweep"),
+        0,
+        "waiting documents keep a job active"
+    );
+    h.execute_raw(
+        "UPDATE audit_events SET status = 'cancelled', finished_at = 7 WHERE attempt_id = 'job-1'",
+    )
+    .await
+    .expect("rows ended behind the job's back");
+
+    let ended = store.complete_finished_jobs(at(9)).await.expect("sweep");
+    let first = store.job("job-1").await.expect("read").expect("exists");
+    let second = store.job("job-2").await.expect("read").expect("exists");
+    let again = store.complete_finished_jobs(at(11)).await.expect("sweep");
+
+    assert_eq!(ended, 1);
+    assert_eq!(first.state, JobState::Done);
+    assert_eq!(first.finished_at, Some(at(9)));
+    assert_eq!(first.callback_state, Some(CallbackState::Pending));
+    assert_eq!(second.state, JobState::Queued, "its documents still wait");
+    assert_eq!(again, 0);
+}
+
 pub async fn slices_are_claimed_once_and_the_job_ends_when_every_row_is_final(h: &Harness) {
     let store = &h.store;
     store

@@ -88,6 +88,7 @@ on_both_stores!(
     retention::idempotency_keys_keep_their_own_ttl,
     jobs::a_job_is_created_with_its_rows_and_completes_its_key,
     jobs::slices_are_claimed_once_and_the_job_ends_when_every_row_is_final,
+    jobs::a_job_whose_rows_all_ended_without_ending_it_is_ended_by_the_sweep,
     jobs::a_slice_whose_lease_passed_is_claimed_again_as_unknown,
     jobs::a_row_claimed_twice_without_an_outcome_is_quarantined_and_its_job_ends,
     jobs::concurrent_claims_from_two_pools_never_share_a_document,

@@ -274,6 +274,10 @@ pub trait JobStore: Send + Sync {
     /// Every delivery attempt of a job's callback, in order.
     async fn callback_attempts(&self, id: &str) -> Result<Vec<CallbackAttempt>, StoreError>;
 
+    /// Ends every active job none of whose documents is `waiting` or `pending` any more (a
+    /// job whose last documents were written by two writers at once); says how many.
+    async fn complete_finished_jobs(&self, now: Timestamp) -> Result<u64, StoreError>;
+
     /// Jobs by state and waiting documents by vendor.
     async fn job_gauges(&self) -> Result<JobGauges, StoreError>;
 

@@ -371,6 +371,18 @@ macro_rules! pool_job_store {
                 })
             }
 
+            async fn complete_finished_jobs(
+                &self,
+                now: $crate::store::Timestamp,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let ended = sqlx::query($crate::store::jobs::COMPLETE_FINISHED_JOBS)
+                    .bind(now.as_millis())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::database("end finished jobs"))?;
+                Ok(ended.rows_affected())
+            }
+
             async fn purge_jobs(
                 &self,
                 before: $crate::store::Timestamp,

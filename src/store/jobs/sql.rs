@@ -125,6 +125,17 @@ WHERE id = $1 AND state IN ('queued', 'running')
   AND NOT EXISTS (SELECT 1 FROM audit_events
                   WHERE attempt_id = $1 AND status IN ('waiting', 'pending'))";
 
+/// Ends, at `$1`, every active job with nothing `waiting` or `pending` left: one whose last
+/// documents two transactions wrote at once, each seeing the other's rows still pending (under
+/// Postgres's read committed), so that neither ended it. Active jobs are few (`jobs_active`).
+pub(in crate::store) const COMPLETE_FINISHED_JOBS: &str = "\
+UPDATE jobs SET state = 'done', finished_at = $1,
+    callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END,
+    callback_next_at = $1
+WHERE state IN ('queued', 'running')
+  AND NOT EXISTS (SELECT 1 FROM audit_events
+                  WHERE attempt_id = jobs.id AND status IN ('waiting', 'pending'))";
+
 /// Cancels active job `$1` at `$2`.
 pub(in crate::store) const CANCEL_JOB: &str = "\
 UPDATE jobs SET state = 'cancelled', finished_at = $2,
