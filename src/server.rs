@@ -141,7 +141,12 @@ async fn next_connection(
 /// The size of a request's head as it came: the request line, each header line, the blank line.
 fn head_bytes<B>(request: &hyper::Request<B>) -> usize {
     const CRLF: usize = 2;
-    let request_line = request.method().as_str().len() + request.uri().to_string().len() + 10;
+    let uri = request.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    // "METHOD target HTTP/1.1": two spaces and eight characters of version.
+    let request_line = request.method().as_str().len() + target + 10;
     request
         .headers()
         .iter()
