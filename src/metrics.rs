@@ -29,6 +29,7 @@ pub fn handle() -> &'static PrometheusHandle {
             ::metrics::counter!("signgate_shed_requests_total", "reason" => reason.as_str())
                 .absolute(0);
         }
+        ::metrics::counter!("signgate_needs_attention_total").absolute(0);
         handle
     })
 }
@@ -105,6 +106,11 @@ pub fn ready(ready: bool) {
 /// bounded: fixed names, and one `job_lane:<vendor>` per configured vendor.
 pub fn task_restart(task: &str) {
     ::metrics::counter!("signgate_task_restarts_total", "task" => task.to_owned()).increment(1);
+}
+
+/// Registers task `task`'s restart counter without counting a restart.
+pub fn task_restarts_registered(task: &str) {
+    ::metrics::counter!("signgate_task_restarts_total", "task" => task.to_owned()).increment(0);
 }
 
 /// Rows quarantined as `needs_attention` (their handling failed twice).

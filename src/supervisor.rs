@@ -81,6 +81,8 @@ impl Supervisor {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let name = name.into();
+        // Zero from the start, so an alert's `increase()` sees the first restart.
+        crate::metrics::task_restarts_registered(&name);
         let health = Arc::clone(&self.health);
         let backoff = self.backoff;
         tokio::spawn(async move {
